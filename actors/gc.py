@@ -1,0 +1,196 @@
+"""The GC: keeps the workspace and the logs from growing without end.
+
+Every ``CRAFTING_GC_INTERVAL_SECS`` (hourly by default), or on a ``Tick``:
+
+* worktrees and report folders older than ``CRAFTING_WORKTREE_MAX_AGE_SECS``
+  that no running job owns are deleted, then ``git worktree prune``;
+* bare clones of projects with no job for ``CRAFTING_CLONE_QUIET_SECS``
+  get ``git gc --prune=now``, once per quiet spell;
+* folders of projects that no longer exist are deleted;
+* with ``CRAFTING_LOG_RETENTION_DAYS`` set, older logs are deleted.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from actors.kernel import Actor
+from crafting_table.config import Settings
+from crafting_table.errors import CraftingError
+from crafting_table.ledger import Ledger
+from crafting_table.messages import Ref, Tick
+from crafting_table.workspace import Workspace
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class GcStatistics:
+    """A snapshot for ``/healthz``."""
+
+    name: str
+    runs: int
+    worktrees_removed: int
+    clones_collected: int
+    logs_removed: int
+    last_run: float | None
+
+
+class Gc(Actor):
+    """Periodic clean-up; see the module docstring."""
+
+    name = "gc"
+
+    def __init__(
+        self, settings: Settings, ledger: Ledger, workspace: Workspace, runner: Ref
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self.ledger = ledger
+        self.workspace = workspace
+        self.runner = runner
+        self.runs = 0
+        self.worktrees_removed = 0
+        self.clones_collected = 0
+        self.logs_removed = 0
+        self.last_run: float | None = None
+        self._collected: dict[str, float] = {}
+
+    async def started(self) -> None:
+        """Start the timer."""
+        self.nursery.start_soon(self._timer)
+
+    async def _timer(self) -> None:
+        while True:
+            await trio.sleep(self.settings.gc_interval_secs)
+            await self.collect()
+
+    async def handle(self, message: object) -> Any:
+        """Dispatch one message."""
+        match message:
+            case Tick():
+                await self.collect()
+                return None
+            case _:
+                return await super().handle(message)
+
+    def statistics(self) -> GcStatistics:
+        """Counters."""
+        return GcStatistics(
+            name=self.name,
+            runs=self.runs,
+            worktrees_removed=self.worktrees_removed,
+            clones_collected=self.clones_collected,
+            logs_removed=self.logs_removed,
+            last_run=self.last_run,
+        )
+
+    async def collect(self) -> None:
+        """One pass over the workspace and the logs."""
+        now = time.time()
+        projects, running, last_job = await self.ledger.read(_ledger_view)
+        for project in self.workspace.projects():
+            try:
+                if project not in projects:
+                    await self._remove_unknown(project, running)
+                    continue
+                await self._prune_worktrees(project, running, now)
+                quiet_since = last_job.get(project, 0.0)
+                if now - quiet_since > self.settings.clone_quiet_secs:
+                    await self._collect_clone(project, quiet_since)
+            except CraftingError as exc:
+                logger.warning("gc of project %s failed: %s", project, exc.message)
+        if self.settings.log_retention_days:
+            await self._expire_logs(now - self.settings.log_retention_days * 86400)
+        self.runs += 1
+        self.last_run = now
+
+    async def _remove_unknown(self, project: str, running: set[str]) -> None:
+        # A project deleted while the service was down leaves its folder;
+        # only remove it when no job of that name runs (a race with a new
+        # registration of the same name is harmless: it re-clones).
+        if not any(job.startswith(f"{project}/") for job in running):
+            await self.workspace.remove_project(project)
+            logger.info("gc removed the folder of deleted project %s", project)
+
+    async def _prune_worktrees(
+        self, project: str, running: set[str], now: float
+    ) -> None:
+        folder = self.workspace.project_dir(project)
+        removed = 0
+        for child in sorted(folder.iterdir()):
+            job_id = child.name.removesuffix(".reports")
+            if child.name == ".cache" or f"{project}/{job_id}" in running:
+                continue
+            age = now - child.lstat().st_mtime
+            if age < self.settings.worktree_max_age_secs:
+                continue
+            if child.suffix == ".reports":
+                await self.workspace.remove_path(child)
+            else:
+                await self.workspace.remove_worktree(project, child.name)
+            removed += 1
+        if removed:
+            self.worktrees_removed += removed
+            logger.info("gc removed %d stale worktree(s) of %s", removed, project)
+        await self.workspace.prune(project)
+
+    async def _collect_clone(self, project: str, quiet_since: float) -> None:
+        if self._collected.get(project) == quiet_since:
+            return
+        await self.workspace.gc(project)
+        self._collected[project] = quiet_since
+        self.clones_collected += 1
+        logger.info("gc collected the quiet clone of %s", project)
+
+    async def _expire_logs(self, cutoff: float) -> None:
+        paths = await self.ledger.read(_logs_before, cutoff)
+        removed = await trio.to_thread.run_sync(
+            _unlink_all, [self.settings.data_dir / p for p in paths]
+        )
+        self.logs_removed += removed
+
+
+def _ledger_view(
+    conn: sqlite3.Connection,
+) -> tuple[set[str], set[str], dict[str, float]]:
+    projects = {r[0] for r in conn.execute("SELECT name FROM projects")}
+    running = {
+        f"{r[0]}/{r[1]}"
+        for r in conn.execute(
+            "SELECT project_name, id FROM jobs WHERE status IN ('running', 'queued')"
+        )
+    }
+    last = {
+        r[0]: float(r[1])
+        for r in conn.execute(
+            "SELECT project_name, MAX(created_at) FROM jobs GROUP BY project_name"
+        )
+    }
+    return projects, running, last
+
+
+def _logs_before(conn: sqlite3.Connection, cutoff: float) -> list[str]:
+    rows = conn.execute(
+        "SELECT log_path FROM jobs WHERE finished_at IS NOT NULL AND finished_at < ?",
+        (cutoff,),
+    )
+    return [r[0] for r in rows]
+
+
+def _unlink_all(paths: list[Path]) -> int:
+    removed = 0
+    for path in paths:
+        try:
+            path.unlink()
+            removed += 1
+        except FileNotFoundError:
+            pass
+    return removed

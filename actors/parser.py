@@ -1,0 +1,131 @@
+"""The Parser: a finished job's log becomes findings, stored with its status.
+
+Parsing runs on a worker thread (a log can be tens of megabytes) and reads
+each finding's source line from the job's folder, which the Runner keeps
+until the answer comes back. Findings and the terminal status are written
+in one transaction; then the Notifier and the Patcher hear of the job.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from actors.kernel import Actor
+from crafting_table.ledger import Ledger
+from crafting_table.ledger import findings as finding_store
+from crafting_table.ledger import jobs as job_store
+from crafting_table.messages import JobParsed, ParseJob, Ref
+from crafting_table.parsers import Finding, ParseContext, parse_job
+from crafting_table.parsers.identity import identities
+from crafting_table.sourcefiles import SourceReader
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ParserStatistics:
+    """A snapshot for ``/healthz``."""
+
+    name: str
+    handled: int
+    failed: int
+    findings: int
+    parse_seconds: float
+
+
+class Parser(Actor):
+    """Parses finished jobs; see the module docstring."""
+
+    name = "parser"
+
+    def __init__(
+        self, ledger: Ledger, data_dir: Path, listeners: list[Ref] | None = None
+    ) -> None:
+        super().__init__()
+        self.ledger = ledger
+        self.data_dir = data_dir
+        self.listeners = listeners or []
+        self.findings = 0
+        self.parse_seconds = 0.0
+
+    async def handle(self, message: object) -> Any:
+        """Dispatch one message."""
+        match message:
+            case ParseJob():
+                return await self._parse(message)
+            case _:
+                return await super().handle(message)
+
+    def statistics(self) -> ParserStatistics:
+        """Counters."""
+        return ParserStatistics(
+            name=self.name,
+            handled=self.handled,
+            failed=self.failed,
+            findings=self.findings,
+            parse_seconds=round(self.parse_seconds, 3),
+        )
+
+    async def _parse(self, message: ParseJob) -> int:
+        job = await self.ledger.read(job_store.get, message.job_id)
+        if job is None:
+            return 0
+        found: list[Finding] = []
+        keys: list[str] = []
+        if message.status in ("succeeded", "failed", "timed_out"):
+            started = time.monotonic()
+            context = ParseContext(
+                language=job.language,
+                recipe=job.recipe,
+                exit_code=message.exit_code,
+                subproject=job.subproject,
+                workdir=message.workdir or Path("/nonexistent"),
+                log=_log_source(self.data_dir / job.log_path),
+                reports_dir=message.reports_dir,
+            )
+            found, keys = await trio.to_thread.run_sync(_parse_and_identify, context)
+            self.parse_seconds += time.monotonic() - started
+
+        row = await self.ledger.write(
+            finding_store.finish_with_findings,
+            job.id,
+            findings=found,
+            identities=keys,
+            status=message.status,
+            exit_code=message.exit_code,
+            error=message.error,
+            log_bytes=message.log_bytes,
+            now=time.time(),
+        )
+        if row is None:
+            return 0
+        self.findings += len(found)
+        event = JobParsed(job_id=row.id, project=row.project_name, status=row.status)
+        for listener in self.listeners:
+            await listener.tell(event)
+        return len(found)
+
+
+def _log_source(path: Path) -> Any:
+    def lines() -> Iterator[str]:
+        try:
+            handle = open(path, encoding="utf-8", errors="replace", newline="")  # noqa: SIM115
+        except FileNotFoundError:
+            return
+        with handle:
+            yield from handle
+
+    return lines
+
+
+def _parse_and_identify(context: ParseContext) -> tuple[list[Finding], list[str]]:
+    found = parse_job(context)
+    reader = SourceReader(context.workdir)
+    return found, identities(found, reader.line)

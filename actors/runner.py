@@ -1,0 +1,611 @@
+"""The Runner: a durable job queue and the life of every job.
+
+Jobs live in the ledger; a ``JobQueued`` message only wakes the Runner,
+which then claims queued jobs while it has free slots (``CRAFTING_MAX_JOBS``
+in all, and a project's ``max_concurrent_jobs``), taking projects in turn so
+that one project's burst cannot starve the others. A periodic look at the
+queue covers a wake-up that never came.
+
+One job: fetch the project's clone, resolve the commit, add a worktree,
+run the recipe through the executor with its output streamed into the log,
+stop it at its deadline or on cancel (SIGTERM to the group, a grace period,
+SIGKILL, then every process still carrying the job's mark), hand the
+finished job to the Parser, and remove the worktree. On start the Runner
+fails the jobs a dead process left ``running`` and kills what they left.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from actors.kernel import Actor
+from crafting_table import procs
+from crafting_table.config import Settings
+from crafting_table.errors import CraftingError, GitError
+from crafting_table.executor import Executor, RecipeProcess
+from crafting_table.jobenv import recipe_env
+from crafting_table.joblog import LogFeed, LogWriter, file_size
+from crafting_table.ledger import Ledger
+from crafting_table.ledger import jobs as job_store
+from crafting_table.ledger import projects as project_store
+from crafting_table.ledger.jobs import JobRow, QueueHead
+from crafting_table.messages import (
+    CancelJob,
+    Drain,
+    JobQueued,
+    ParseJob,
+    ProjectDeleted,
+    Ref,
+    Tick,
+    WatchLog,
+)
+from crafting_table.urls import redact_url
+from crafting_table.workspace import Remote, Workspace
+
+logger = logging.getLogger(__name__)
+
+ORPHAN_LINE = "runner restart, job orphaned"
+# The periodic look at the queue; a wake-up message normally comes first.
+POLL_INTERVAL = 5.0
+# How long the Parser may take before the Runner finishes a job without it.
+PARSE_TIMEOUT = 900.0
+# After the recipe's shell is gone, how long to wait for the pipe to close
+# (processes that escaped the group may still hold it until killed).
+DRAIN_TIMEOUT = 5.0
+READ_SIZE = 64 * 1024
+
+
+@dataclass(slots=True)
+class RunningJob:
+    """A claimed job and the handles needed to stop it."""
+
+    job: JobRow
+    feed: LogFeed
+    scope: trio.CancelScope | None = None
+    stop_reason: str | None = None
+    done: trio.Event = field(default_factory=trio.Event)
+
+    def stop(self, reason: str) -> None:
+        """Stop the recipe (if started) and remember why."""
+        if self.stop_reason is None:
+            self.stop_reason = reason
+        if self.scope is not None:
+            self.scope.cancel()
+
+
+@dataclass(frozen=True, slots=True)
+class RunnerStatistics:
+    """A snapshot for ``/healthz``."""
+
+    name: str
+    capacity: int
+    running: int
+    queued: int
+    started: int
+    finished: int
+    draining: bool
+    executor: str
+
+
+@dataclass(slots=True)
+class RunnerDeps:
+    """What the Runner needs from the rest of the service."""
+
+    settings: Settings
+    ledger: Ledger
+    workspace: Workspace
+    executor: Executor
+    parser: Ref
+    secrets: Callable[[], list[str]] = list
+    allow_file: Callable[[str], bool] = lambda owner: False
+
+
+class Runner(Actor):
+    """Claims queued jobs and runs them; see the module docstring."""
+
+    name = "runner"
+
+    def __init__(self, deps: RunnerDeps) -> None:
+        super().__init__()
+        self.deps = deps
+        self.settings = deps.settings
+        self.running: dict[str, RunningJob] = {}
+        self.feeds: dict[str, LogFeed] = {}
+        self.draining = False
+        self.started_count = 0
+        self.finished_count = 0
+        self.queued_seen = 0
+        self._served: dict[str, int] = {}
+        self._turn = 0
+        self._dispatch_lock = trio.Lock()
+
+    # -- the actor ---------------------------------------------------------
+
+    async def started(self) -> None:
+        """Sweep what a previous process left, then start serving the queue."""
+        await self._sweep_stranded()
+        self.nursery.start_soon(self._poll)
+        await self._dispatch()
+
+    async def handle(self, message: object) -> Any:
+        """Dispatch one message."""
+        match message:
+            case JobQueued() | Tick():
+                await self._dispatch()
+                return None
+            case CancelJob(job_id=job_id):
+                return await self._cancel(job_id)
+            case WatchLog(job_id=job_id):
+                return await self._feed_for(job_id)
+            case Drain(grace=grace):
+                await self._drain(grace)
+                return None
+            case ProjectDeleted(project=project):
+                self.nursery.start_soon(self._forget_project, project)
+                return None
+            case _:
+                return await super().handle(message)
+
+    def statistics(self) -> RunnerStatistics:
+        """Counters and the queue depth last seen."""
+        return RunnerStatistics(
+            name=self.name,
+            capacity=self.settings.max_jobs,
+            running=len(self.running),
+            queued=self.queued_seen,
+            started=self.started_count,
+            finished=self.finished_count,
+            draining=self.draining,
+            executor=self.deps.executor.name,
+        )
+
+    async def _poll(self) -> None:
+        while True:
+            await trio.sleep(POLL_INTERVAL)
+            await self._dispatch()
+
+    # -- the queue ---------------------------------------------------------
+
+    async def _dispatch(self) -> None:
+        """Claim and start queued jobs while there are free slots."""
+        async with self._dispatch_lock:
+            while not self.draining and len(self.running) < self.settings.max_jobs:
+                running_per_project: dict[str, int] = {}
+                for item in self.running.values():
+                    name = item.job.project_name
+                    running_per_project[name] = running_per_project.get(name, 0) + 1
+                job = await self.deps.ledger.write(
+                    _claim_next,
+                    running_per_project,
+                    dict(self._served),
+                    secrets.token_hex(16),
+                    time.time(),
+                )
+                if job is None:
+                    break
+                self._turn += 1
+                self._served[job.project_name] = self._turn
+                feed = self.feeds.setdefault(job.id, LogFeed(self._log_path(job)))
+                entry = RunningJob(job=job, feed=feed)
+                self.running[job.id] = entry
+                self.started_count += 1
+                logger.info("job %s (%s) started", job.id, job.project_name)
+                self.nursery.start_soon(self._run, entry, name=f"job:{job.id}")
+            self.queued_seen = await self.deps.ledger.read(job_store.queued_count)
+
+    def _log_path(self, job: JobRow) -> Path:
+        return self.settings.data_dir / job.log_path
+
+    async def _cancel(self, job_id: str) -> str | None:
+        entry = self.running.get(job_id)
+        if entry is not None:
+            entry.stop("canceled")
+            return "canceling"
+        row = await self.deps.ledger.write(job_store.cancel_queued, job_id, time.time())
+        if row is None:
+            return None
+        feed = self.feeds.pop(job_id, None)
+        if feed is not None:
+            feed.finish(_final(row))
+        logger.info("job %s (%s) canceled while queued", job_id, row.project_name)
+        return "canceled"
+
+    async def _feed_for(self, job_id: str) -> LogFeed | None:
+        if job_id in self.feeds:
+            return self.feeds[job_id]
+        row = await self.deps.ledger.read(job_store.get, job_id)
+        if row is None or row.status != "queued":
+            return None
+        # Re-check after the await: the job may have started meanwhile.
+        return self.feeds.setdefault(job_id, LogFeed(self._log_path(row)))
+
+    async def _drain(self, grace: float) -> None:
+        """Stop claiming; let running jobs finish within ``grace``, then stop them."""
+        self.draining = True
+        with trio.move_on_after(grace):
+            for entry in list(self.running.values()):
+                await entry.done.wait()
+        for entry in list(self.running.values()):
+            entry.stop("service stopped")
+        with trio.move_on_after(self.settings.kill_grace_secs + 30):
+            for entry in list(self.running.values()):
+                await entry.done.wait()
+
+    async def _forget_project(self, project: str) -> None:
+        """Stop a deleted project's jobs, then remove its logs and clone."""
+        mine = [e for e in self.running.values() if e.job.project_name == project]
+        for entry in mine:
+            entry.stop("project deleted")
+        with trio.move_on_after(self.settings.kill_grace_secs + 30):
+            for entry in mine:
+                await entry.done.wait()
+        await self.deps.workspace.remove_project(project)
+        await self.deps.workspace.remove_path(self.settings.logs_dir / project)
+        logger.info("project %s deleted: logs and clone removed", project)
+
+    async def _sweep_stranded(self) -> None:
+        for job in await self.deps.ledger.read(job_store.stranded):
+            await trio.to_thread.run_sync(_kill_stranded, job)
+            path = self._log_path(job)
+            writer = LogWriter(path, self.settings.max_log_bytes, [], LogFeed(path))
+            await writer.open()
+            await writer.line(ORPHAN_LINE)
+            await writer.aclose()
+            row = await self.deps.ledger.write(
+                job_store.finish,
+                job.id,
+                status="failed",
+                exit_code=-1,
+                error="the service stopped while the job ran; enqueue it again",
+                log_bytes=file_size(path),
+                findings_count=0,
+                now=time.time(),
+            )
+            if row is not None:
+                logger.info(
+                    "job %s (%s) failed: orphaned by a restart",
+                    job.id,
+                    job.project_name,
+                )
+
+    # -- one job -----------------------------------------------------------
+
+    async def _run(self, entry: RunningJob) -> None:
+        job = entry.job
+        path = self._log_path(job)
+        writer = LogWriter(
+            path, self.settings.max_log_bytes, self.deps.secrets(), entry.feed
+        )
+        outcome = _Outcome()
+        worktree: Path | None = None
+        try:
+            await writer.open()
+            worktree = await self._prepare_and_execute(entry, writer, outcome)
+        except CraftingError as exc:
+            outcome.fail(exc.message)
+            await _safe_line(writer, f"error: {exc.message}")
+        except Exception as exc:
+            logger.exception("job %s (%s) broke the runner", job.id, job.project_name)
+            outcome.fail(f"internal error: {type(exc).__name__}: {exc}")
+            await _safe_line(writer, f"internal error: {type(exc).__name__}")
+        finally:
+            # Shielded: the job must reach a terminal status and lose its
+            # worktree even when the Runner itself is being cancelled.
+            with trio.CancelScope(shield=True):
+                with trio.move_on_after(PARSE_TIMEOUT + 60):
+                    if (
+                        entry.stop_reason
+                        and outcome.status == "failed"
+                        and outcome.exit_code is None
+                    ):
+                        outcome.status = "canceled"
+                        outcome.error = entry.stop_reason
+                    await self._finish(entry, writer, outcome, worktree)
+
+    async def _prepare_and_execute(
+        self, entry: RunningJob, writer: LogWriter, outcome: _Outcome
+    ) -> Path | None:
+        job = entry.job
+        await writer.line(
+            f"job {job.id} project {job.project_name} subproject {job.subproject} "
+            f"recipe {job.recipe}"
+        )
+        project = await self.deps.ledger.read(project_store.get, job.project_name)
+        if project is None:
+            raise GitError(f"project {job.project_name!r} was deleted")
+        remote = Remote.from_git_url(
+            project.spec.git_url, self.deps.allow_file(project.owner)
+        )
+        await writer.line(f"fetching {redact_url(project.spec.git_url)}")
+
+        with trio.CancelScope() as scope:
+            entry.scope = scope
+            if entry.stop_reason:
+                scope.cancel()
+            workspace = self.deps.workspace
+            await workspace.sync(job.project_name, remote)
+            ref = job.ref if job.sha is None else None
+            if job.sha is None and ref is None:
+                ref = project.spec.default_branch
+            sha = await workspace.resolve(
+                job.project_name, remote, ref=ref, sha=job.sha
+            )
+            await self.deps.ledger.write(job_store.record_sha, job.id, sha)
+            await writer.line(f"commit {sha}" + (f" ({ref})" if ref else ""))
+            worktree = await workspace.add_worktree(job.project_name, job.id, sha)
+            workdir = worktree if job.subproject == "." else worktree / job.subproject
+            if not workdir.is_dir():
+                raise GitError(
+                    f"subproject folder {job.subproject!r} does not exist "
+                    f"at commit {sha[:12]}"
+                )
+            reports = self._reports_dir(job)
+            reports.mkdir(parents=True, exist_ok=True)
+            outcome.workdir, outcome.reports = workdir, reports
+            env = recipe_env(
+                passthrough=self.settings.recipe_env,
+                cache_dir=self.settings.cache_dir,
+                job={
+                    "CRAFTING_JOB_ID": job.id,
+                    "CRAFTING_PROJECT": job.project_name,
+                    "CRAFTING_SUBPROJECT": job.subproject,
+                    "CRAFTING_RECIPE": job.recipe,
+                    "CRAFTING_SHA": sha,
+                    "CRAFTING_REF": ref or "",
+                    "CRAFTING_REPORTS": str(reports),
+                },
+            )
+            await writer.line(f"$ {job.command}")
+            await self._execute(entry, writer, outcome, workdir, env)
+            return worktree
+        # Cancelled before the recipe started.
+        outcome.status, outcome.error = "canceled", entry.stop_reason
+        return self.deps.workspace.worktree_dir(job.project_name, job.id)
+
+    def _reports_dir(self, job: JobRow) -> Path:
+        return self.deps.workspace.project_dir(job.project_name) / f"{job.id}.reports"
+
+    async def _execute(
+        self,
+        entry: RunningJob,
+        writer: LogWriter,
+        outcome: _Outcome,
+        workdir: Path,
+        env: dict[str, str],
+    ) -> None:
+        job = entry.job
+        mark = job.kill_mark or secrets.token_hex(16)
+        process = await self.deps.executor.start(
+            job.command, cwd=workdir, env=env, mark=mark
+        )
+        await self.deps.ledger.write(
+            job_store.record_process, job.id, process.pid, process.start_time
+        )
+        started = time.monotonic()
+        code: int | None = None
+        try:
+            async with trio.open_nursery() as nursery:
+                pump_done = trio.Event()
+                nursery.start_soon(_pump, process, writer, pump_done)
+                # The job's own scope (cancel) sits outside this deadline.
+                with trio.move_on_after(job.timeout_secs) as deadline:
+                    code = await process.wait()
+                if code is None:
+                    reason = "timed_out" if deadline.cancelled_caught else "canceled"
+                    await _safe_line(writer, _stop_line(reason, job.timeout_secs))
+                    code = await self._stop(process)
+                    outcome.status = reason
+                await self._kill_leftovers(job, process, writer)
+                with trio.move_on_after(DRAIN_TIMEOUT):
+                    await pump_done.wait()
+                nursery.cancel_scope.cancel()
+        finally:
+            if code is None:
+                # Cancelled from outside (cancel request, shutdown, or the
+                # Runner crashing): nothing the recipe started may survive.
+                with trio.CancelScope(shield=True), trio.move_on_after(30):
+                    code = await self._stop(process)
+                    await self._kill_leftovers(job, process, writer)
+                    outcome.status = "canceled"
+            await process.aclose()
+            outcome.exit_code = _exit_status(code) if code is not None else None
+            outcome.seconds = time.monotonic() - started
+        if outcome.status == "running":
+            outcome.status = "succeeded" if code == 0 else "failed"
+
+    async def _stop(self, process: RecipeProcess) -> int:
+        """SIGTERM the group, wait the grace period, then SIGKILL."""
+        process.terminate()
+        with trio.move_on_after(self.settings.kill_grace_secs):
+            return await process.wait()
+        process.kill()
+        return await process.wait()
+
+    async def _kill_leftovers(
+        self, job: JobRow, process: RecipeProcess, writer: LogWriter
+    ) -> None:
+        killed = await process.kill_leftovers()
+        if killed:
+            logger.info(
+                "job %s (%s): killed %d leftover processes",
+                job.id,
+                job.project_name,
+                len(killed),
+            )
+            await _safe_line(
+                writer, f"killed {len(killed)} process(es) the recipe left running"
+            )
+
+    async def _finish(
+        self,
+        entry: RunningJob,
+        writer: LogWriter,
+        outcome: _Outcome,
+        worktree: Path | None,
+    ) -> None:
+        job = entry.job
+        if outcome.status == "running":
+            outcome.status = "failed"
+        if entry.stop_reason == "service stopped" and outcome.status == "canceled":
+            await _safe_line(writer, "the service stopped; job canceled")
+        await _safe_line(writer, _footer(outcome, writer))
+        await writer.aclose()
+        log_bytes = file_size(self._log_path(job))
+
+        count = 0
+        try:
+            count = await self.deps.parser.ask(
+                ParseJob(
+                    job_id=job.id,
+                    status=outcome.status,
+                    exit_code=outcome.exit_code,
+                    error=outcome.error,
+                    log_bytes=log_bytes,
+                    workdir=outcome.workdir,
+                    reports_dir=outcome.reports,
+                ),
+                timeout=PARSE_TIMEOUT,
+            )
+        except CraftingError as exc:
+            logger.warning(
+                "job %s (%s): parser failed: %s", job.id, job.project_name, exc
+            )
+            await self.deps.ledger.write(
+                job_store.finish,
+                job.id,
+                status=outcome.status,
+                exit_code=outcome.exit_code,
+                error=outcome.error or f"findings could not be parsed: {exc.message}",
+                log_bytes=log_bytes,
+                findings_count=0,
+                now=time.time(),
+            )
+
+        final = await self.deps.ledger.read(job_store.get, job.id)
+        logger.info(
+            "job %s (%s) %s exit=%s findings=%d",
+            job.id,
+            job.project_name,
+            outcome.status,
+            outcome.exit_code,
+            count,
+        )
+        entry.feed.finish(_final(final) if final else {"status": outcome.status})
+        if worktree is not None:
+            await self.deps.workspace.remove_worktree(job.project_name, job.id)
+        await self.deps.workspace.remove_path(self._reports_dir(job))
+        self.running.pop(job.id, None)
+        self.feeds.pop(job.id, None)
+        self.finished_count += 1
+        entry.done.set()
+        self.nursery.start_soon(self._dispatch)
+
+
+@dataclass(slots=True)
+class _Outcome:
+    status: str = "running"
+    exit_code: int | None = None
+    error: str | None = None
+    seconds: float | None = None
+    workdir: Path | None = None
+    reports: Path | None = None
+
+    def fail(self, error: str) -> None:
+        if self.status == "running":
+            self.status = "failed"
+        self.error = self.error or error
+
+
+async def _pump(process: RecipeProcess, writer: LogWriter, done: trio.Event) -> None:
+    """Copy the recipe's output into the log until the pipe closes."""
+    try:
+        while True:
+            data = await process.output.receive_some(READ_SIZE)
+            if not data:
+                break
+            await writer.output(data)
+    except (trio.ClosedResourceError, trio.BrokenResourceError):
+        pass
+    finally:
+        with trio.CancelScope(shield=True):
+            await writer.flush_output()
+        done.set()
+
+
+async def _safe_line(writer: LogWriter, text: str) -> None:
+    try:
+        await writer.line(text)
+    except (OSError, AssertionError):
+        logger.warning("could not write to the log %s", writer.path)
+
+
+def _exit_status(code: int) -> int:
+    # trio reports death by signal N as -N; shells say 128 + N, and so do we,
+    # so that a client can exit with the job's status.
+    return 128 - code if code < 0 else code
+
+
+def _stop_line(reason: str, timeout: int) -> str:
+    if reason == "timed_out":
+        return f"deadline of {timeout} s reached; stopping the recipe"
+    return "stopping the recipe"
+
+
+def _footer(outcome: _Outcome, writer: LogWriter) -> str:
+    parts = [f"{outcome.status}"]
+    if outcome.exit_code is not None:
+        parts.append(f"exit {outcome.exit_code}")
+    if outcome.seconds is not None:
+        parts.append(f"after {outcome.seconds:.2f} s")
+    if writer.dropped:
+        parts.append(f"{writer.dropped} bytes of output dropped")
+    return " ".join(parts)
+
+
+def _final(job: JobRow) -> dict[str, object]:
+    return {
+        "status": job.status,
+        "exit_code": job.exit_code,
+        "findings_count": job.findings_count,
+    }
+
+
+def _kill_stranded(job: JobRow) -> None:
+    if job.pgid is not None:
+        procs.kill_recorded_group(job.pgid, job.proc_start)
+    if job.kill_mark:
+        procs.kill_marked(job.kill_mark)
+
+
+def _claim_next(
+    conn: Any,
+    running: dict[str, int],
+    served: dict[str, int],
+    mark: str,
+    now: float,
+) -> JobRow | None:
+    """Pick the next job (projects in turn, limits respected) and claim it.
+
+    Runs inside one write transaction, so the choice and the claim see the
+    same queue.
+    """
+    heads: list[QueueHead] = job_store.queue_heads(conn)
+    eligible = [
+        h for h in heads if h.limit is None or running.get(h.project, 0) < h.limit
+    ]
+    # Least recently served project first; among never-served ones (and
+    # ties) the one whose job has waited longest.
+    eligible.sort(key=lambda h: (served.get(h.project, 0), h.job_id))
+    for head in eligible:
+        job = job_store.claim(conn, head.job_id, mark, now)
+        if job is not None:
+            return job
+    return None

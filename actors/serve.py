@@ -1,0 +1,221 @@
+"""Starting and stopping the whole service.
+
+:func:`run_service` opens the ledger, makes the first admin bearer, starts
+the supervisor with every actor and the HTTP front end (a supervised child
+too), and reports a :class:`ServiceHandle` once the port listens. Calling
+:meth:`ServiceHandle.stop` (the CLI does on SIGTERM or SIGINT) shuts down
+in order: the HTTP front end stops accepting, running jobs get the grace
+period to finish, the rest are canceled, queued jobs stay queued.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import trio
+import trio.lowlevel
+from hypercorn.config import Config as HypercornConfig
+from hypercorn.trio import serve as hypercorn_serve
+
+from actors.gc import Gc
+from actors.kernel import ActorRef, Inbox
+from actors.parser import Parser
+from actors.runner import Runner, RunnerDeps
+from actors.supervisor import Supervisor
+from crafting_table import procs
+from crafting_table.auth import hash_bearer, mint_bearer
+from crafting_table.config import Settings
+from crafting_table.executor import LocalExecutor
+from crafting_table.ledger import Ledger
+from crafting_table.ledger import tokens as token_store
+from crafting_table.messages import Drain
+from crafting_table.server.app import create_app
+from crafting_table.server.context import AppContext
+from crafting_table.workspace import Workspace
+
+logger = logging.getLogger(__name__)
+
+ADMIN_NAME = "admin"
+# Hypercorn waits this long for open requests and websockets at shutdown.
+HTTP_GRACE = 3.0
+
+
+@dataclass(slots=True)
+class ServiceHandle:
+    """A running service: where it listens, its parts, and how to stop it."""
+
+    settings: Settings
+    ledger: Ledger
+    supervisor: Supervisor
+    refs: dict[str, ActorRef]
+    url: str = ""
+    admin_bearer: str | None = None
+    _stop: trio.Event = field(default_factory=trio.Event)
+    _listening: trio.Event = field(default_factory=trio.Event)
+
+    def stop(self) -> None:
+        """Begin an orderly shutdown; :func:`run_service` returns when done."""
+        self._stop.set()
+
+
+def absolute(settings: Settings) -> Settings:
+    """Settings with every folder made absolute (recipes run elsewhere)."""
+    return settings.model_copy(
+        update={
+            "data_dir": settings.data_dir.resolve(),
+            "workspace_dir": settings.workspace_dir.resolve(),
+            "cache_dir": settings.cache_dir.resolve(),
+        }
+    )
+
+
+def prepare_folders(settings: Settings) -> None:
+    """Create the data, log, workspace and cache folders."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(settings.data_dir, 0o700)
+    settings.logs_dir.mkdir(parents=True, exist_ok=True)
+    settings.workspace_dir.mkdir(parents=True, exist_ok=True)
+    settings.cache_dir.mkdir(parents=True, exist_ok=True)
+
+
+async def ensure_admin(ledger: Ledger, settings: Settings) -> str | None:
+    """Mint the first admin token and write its bearer file (mode 600).
+
+    Only when no admin token exists: a restart never changes the bearer.
+    Returns the new bearer, or None when an admin token already existed.
+    """
+    if await ledger.read(token_store.count_admins) > 0:
+        if not settings.admin_bearer_path.exists():
+            logger.warning(
+                "no %s, but an admin token exists; mint a new one with "
+                "'crafting-table token mint' using an admin bearer",
+                settings.admin_bearer_path,
+            )
+        return None
+    bearer = mint_bearer()
+    await ledger.write(
+        token_store.mint, ADMIN_NAME, hash_bearer(bearer), True, [], time.time()
+    )
+    path = settings.admin_bearer_path
+    temporary = path.with_suffix(".tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(bearer + "\n")
+    os.replace(temporary, path)
+    logger.info("first boot: admin bearer written to %s", path)
+    return bearer
+
+
+async def run_service(
+    settings: Settings,
+    *,
+    task_status: trio.TaskStatus[ServiceHandle] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Run the service until :meth:`ServiceHandle.stop`; see the module docstring."""
+    settings = absolute(settings)
+    prepare_folders(settings)
+    if not procs.become_subreaper():
+        logger.warning(
+            "cannot become a child subreaper; escaped recipe processes go to init"
+        )
+    ledger = await Ledger.open(settings.ledger_path)
+    try:
+        bearer = await ensure_admin(ledger, settings)
+        handle = _build(settings, ledger)
+        handle.admin_bearer = bearer
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(handle.supervisor.run, name="supervisor")
+            await handle._listening.wait()
+            logger.info("crafting-table listening on %s", handle.url)
+            task_status.started(handle)
+            await handle._stop.wait()
+            await _shutdown(handle)
+            nursery.cancel_scope.cancel()
+    finally:
+        with trio.CancelScope(shield=True):
+            await ledger.aclose()
+
+
+def _build(settings: Settings, ledger: Ledger) -> ServiceHandle:
+    supervisor = Supervisor()
+    workspace = Workspace(settings.workspace_dir, settings.git_timeout_secs)
+    inboxes = {name: Inbox(name) for name in ("runner", "parser", "gc")}
+    refs = {name: inbox.ref() for name, inbox in inboxes.items()}
+
+    supervisor.add_actor(
+        lambda: Parser(ledger, settings.data_dir, listeners=[]), inboxes["parser"]
+    )
+    deps = RunnerDeps(
+        settings=settings,
+        ledger=ledger,
+        workspace=workspace,
+        executor=LocalExecutor(),
+        parser=refs["parser"],
+        secrets=settings.secrets,
+        allow_file=lambda owner: settings.allow_file_urls != "never",
+    )
+    supervisor.add_actor(lambda: Runner(deps), inboxes["runner"])
+    supervisor.add_actor(
+        lambda: Gc(settings, ledger, workspace, refs["runner"]), inboxes["gc"]
+    )
+
+    handle = ServiceHandle(
+        settings=settings, ledger=ledger, supervisor=supervisor, refs=refs
+    )
+    ctx = AppContext(
+        settings=settings,
+        ledger=ledger,
+        runner=refs["runner"],
+        started_at=time.time(),
+        supervision=lambda: [_plain(s) for s in supervisor.statistics()],
+    )
+    app = create_app(ctx)
+
+    async def http() -> None:
+        config = HypercornConfig()
+        config.bind = [settings.bind]
+        config.graceful_timeout = HTTP_GRACE
+        config.accesslog = None
+        config.errorlog = logging.getLogger("hypercorn.error")
+        binds: list[str] = await _serve_http(app, config, handle)
+        del binds
+
+    supervisor.add_service("http", http)
+    return handle
+
+
+async def _serve_http(
+    app: Any, config: HypercornConfig, handle: ServiceHandle
+) -> list[str]:
+    async with trio.open_nursery() as nursery:
+        binds: list[str] = await nursery.start(
+            lambda task_status: hypercorn_serve(
+                app, config, shutdown_trigger=handle._stop.wait, task_status=task_status
+            )
+        )
+        handle.url = binds[0]
+        handle._listening.set()
+    return binds
+
+
+async def _shutdown(handle: ServiceHandle) -> None:
+    grace = handle.settings.shutdown_grace_secs
+    logger.info("shutting down: running jobs get %.0f s to finish", grace)
+    try:
+        await handle.refs["runner"].ask(
+            Drain(grace=grace), timeout=grace + handle.settings.kill_grace_secs + 60
+        )
+    except Exception:
+        logger.exception("runner did not drain cleanly")
+    # Let hypercorn finish its graceful close of open connections.
+    await trio.lowlevel.checkpoint()
+
+
+def _plain(stats: Any) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    return asdict(stats)

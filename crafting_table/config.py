@@ -1,0 +1,178 @@
+"""Settings, read once from ``CRAFTING_*`` environment variables (and ``.env``).
+
+Outside a container every default points at a local folder relative to the
+working directory, so ``crafting-table serve`` runs on a bare machine; the
+image overrides the paths. ``.env.example`` lists every variable.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_LAN_CIDRS = [
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "127.0.0.0/8",
+    "::1/128",
+]
+
+# What a recipe may inherit from the service's environment. Toolchain
+# locations only: anything else (and every CRAFTING_* variable) is dropped so
+# that the service's own secrets never reach recipe code.
+DEFAULT_RECIPE_ENV = [
+    "PATH",
+    "HOME",
+    "LANG",
+    "LC_ALL",
+    "TZ",
+    "USER",
+    "LOGNAME",
+    "TERM",
+    "RUSTUP_HOME",
+    "RUSTUP_TOOLCHAIN",
+    "GOROOT",
+    "JAVA_HOME",
+    "JAVA_HOME_21",
+    "DOTNET_ROOT",
+    "NIX_PATH",
+    "NIX_SSL_CERT_FILE",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+]
+
+CsvList = Annotated[list[str], NoDecode]
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) or 1
+
+
+class Settings(BaseSettings):
+    """Every setting of the service; see ``.env.example`` for the meaning."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CRAFTING_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    bind: str = "127.0.0.1:8810"
+    data_dir: Path = Path("data")
+    workspace_dir: Path = Path("workspace")
+    cache_dir: Path = Path("caches")
+    lan_cidrs: CsvList = Field(default_factory=lambda: list(DEFAULT_LAN_CIDRS))
+    trusted_proxies: CsvList = Field(default_factory=list)
+    max_jobs: int = Field(default_factory=_cores, ge=1, le=1024)
+    allow_file_urls: Literal["never", "admin", "always"] = "admin"
+    git_hosts: CsvList = Field(default_factory=list)
+    public_url: str | None = None
+    log_format: Literal["text", "json"] = "text"
+    log_level: str = "INFO"
+    access_log: bool = True
+
+    # Jobs and their processes.
+    max_log_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    default_timeout_secs: int = Field(default=1800, ge=1)
+    kill_grace_secs: float = Field(default=10.0, ge=0)
+    shutdown_grace_secs: float = Field(default=20.0, ge=0)
+    git_timeout_secs: float = Field(default=600.0, gt=0)
+    recipe_env: CsvList = Field(default_factory=lambda: list(DEFAULT_RECIPE_ENV))
+    recipe_user: str | None = None
+
+    # Garbage collection.
+    gc_interval_secs: float = Field(default=3600.0, gt=0)
+    worktree_max_age_secs: float = Field(default=24 * 3600.0, ge=0)
+    clone_quiet_secs: float = Field(default=7 * 24 * 3600.0, ge=0)
+    log_retention_days: int = Field(default=0, ge=0)
+
+    # Digest.
+    digest_tz: str = "America/Los_Angeles"
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_user: str | None = None
+    smtp_pass: SecretStr | None = None
+    smtp_from: str | None = None
+    smtp_tls: bool = True
+
+    # Patch loop.
+    clawdforge_url: str | None = None
+    clawdforge_token: SecretStr | None = None
+    gitea_url: str | None = None
+    gitea_token: SecretStr | None = None
+    patcher_max_attempts: int = Field(default=3, ge=1)
+    patcher_branch_prefix: str = "crafting-table/auto/"
+    patcher_max_diff_lines: int = Field(default=400, ge=1)
+
+    @field_validator(
+        "lan_cidrs", "trusted_proxies", "git_hosts", "recipe_env", mode="before"
+    )
+    @classmethod
+    def _split_csv(cls, value: object) -> object:
+        """Accept ``a,b,c`` as well as a JSON list or a Python list."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                import json
+
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("lan_cidrs", "trusted_proxies")
+    @classmethod
+    def _check_cidrs(cls, value: list[str]) -> list[str]:
+        for cidr in value:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError as exc:
+                raise ValueError(
+                    f"{cidr!r} is not an address range like 10.0.0.0/8"
+                ) from exc
+        return value
+
+    @field_validator("bind")
+    @classmethod
+    def _check_bind(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit():
+            raise ValueError(f"{value!r} is not HOST:PORT, e.g. 127.0.0.1:8810")
+        return value
+
+    @property
+    def ledger_path(self) -> Path:
+        """The SQLite file."""
+        return self.data_dir / "ledger.sqlite3"
+
+    @property
+    def logs_dir(self) -> Path:
+        """Where job logs live, one folder per project."""
+        return self.data_dir / "logs"
+
+    @property
+    def admin_bearer_path(self) -> Path:
+        """Where the first boot writes the admin bearer (mode 600)."""
+        return self.data_dir / "admin-bearer.txt"
+
+    def patcher_missing(self) -> list[str]:
+        """Names of the required patch loop variables that are unset."""
+        wanted = {
+            "CRAFTING_CLAWDFORGE_URL": self.clawdforge_url,
+            "CRAFTING_CLAWDFORGE_TOKEN": self.clawdforge_token,
+            "CRAFTING_GITEA_URL": self.gitea_url,
+            "CRAFTING_GITEA_TOKEN": self.gitea_token,
+        }
+        return [name for name, value in wanted.items() if not value]
+
+    def secrets(self) -> list[str]:
+        """Every secret value the service holds, for masking in logs."""
+        values = [self.smtp_pass, self.clawdforge_token, self.gitea_token]
+        return [v.get_secret_value() for v in values if v and v.get_secret_value()]

@@ -1,0 +1,68 @@
+"""Putting a job in the queue: the one way every trigger does it."""
+
+from __future__ import annotations
+
+import time
+
+from crafting_table.errors import Unprocessable
+from crafting_table.ledger import Ledger
+from crafting_table.ledger import jobs as job_store
+from crafting_table.ledger.jobs import JobRow
+from crafting_table.ledger.projects import ProjectRow
+from crafting_table.messages import JobQueued, Ref
+
+
+async def enqueue(
+    ledger: Ledger,
+    runner: Ref,
+    project: ProjectRow,
+    *,
+    recipe: str,
+    subproject: str | None,
+    ref: str | None,
+    sha: str | None,
+    trigger: str = "api",
+    retry_of: str | None = None,
+) -> JobRow:
+    """Snapshot the recipe, commit the job as queued, and wake the Runner.
+
+    Raises :class:`Unprocessable` naming the subproject or recipe when the
+    project does not define it. The job is committed before this returns,
+    so an answer built from it survives a crash.
+    """
+    sub = project.spec.subproject(subproject)
+    if sub is None:
+        known = ", ".join(repr(s.path) for s in project.spec.subprojects)
+        wanted = "a subproject" if subproject is None else f"subproject {subproject!r}"
+        raise Unprocessable(
+            f"project {project.name!r} has no {wanted}; name one of {known}",
+            field="subproject",
+        )
+    command = sub.command(recipe)
+    if command is None:
+        raise Unprocessable(
+            f"subproject {sub.path!r} of {project.name!r} defines no "
+            f"{recipe!r} recipe; "
+            f"it defines {', '.join(sub.recipes()) or 'none'}",
+            field="recipe",
+        )
+    snapshot = {**sub.model_dump(), "recipe": recipe, "command": command}
+    now = time.time()
+    job_id = job_store.new_job_id(now)
+    row = await ledger.write(
+        job_store.insert,
+        job_id=job_id,
+        project=project.name,
+        owner=project.owner,
+        subproject=sub.path,
+        recipe=recipe,
+        ref=ref,
+        sha=sha.lower() if sha else None,
+        snapshot=snapshot,
+        log_path=f"logs/{project.name}/{job_id}.log",
+        now=now,
+        trigger=trigger,
+        retry_of=retry_of,
+    )
+    await runner.tell(JobQueued(job_id=job_id))
+    return row

@@ -1,0 +1,61 @@
+"""The environment a recipe runs with.
+
+Built from scratch rather than inherited: only the variables named in
+``CRAFTING_RECIPE_ENV`` (toolchain locations) pass from the service, never a
+``CRAFTING_*`` one, so the admin bearer, the SMTP password and the forge and
+agent tokens cannot reach recipe code. Package caches point into the cache
+folder so that jobs share downloads.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+# Tool -> variable and sub-folder of the cache folder.
+CACHE_VARIABLES = {
+    "PIP_CACHE_DIR": "pip",
+    "UV_CACHE_DIR": "uv",
+    "npm_config_cache": "npm",
+    "YARN_CACHE_FOLDER": "yarn",
+    "PNPM_STORE_DIR": "pnpm",
+    "BUN_INSTALL_CACHE_DIR": "bun",
+    "GOMODCACHE": "go/mod",
+    "GOCACHE": "go/build",
+    "CARGO_HOME": "cargo",
+    "GRADLE_USER_HOME": "gradle",
+    "XDG_CACHE_HOME": "xdg",
+}
+
+
+def recipe_env(
+    *,
+    passthrough: list[str],
+    cache_dir: Path,
+    job: Mapping[str, str],
+    source: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """The full environment of one recipe.
+
+    ``job`` holds the job's own variables (``CRAFTING_JOB_ID`` and the
+    like), which are the only ``CRAFTING_*`` names a recipe sees.
+    """
+    origin = os.environ if source is None else source
+    env = {
+        name: origin[name]
+        for name in passthrough
+        if name in origin and not name.startswith("CRAFTING_")
+    }
+    env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
+    env.setdefault("LANG", "C.UTF-8")
+    env["CI"] = "true"
+    for variable, folder in CACHE_VARIABLES.items():
+        env[variable] = str(cache_dir / folder)
+    env["MAVEN_OPTS"] = f"-Dmaven.repo.local={cache_dir / 'maven'}"
+    # CARGO_HOME moves the registry cache but cargo's own binaries (and the
+    # rustup proxies) stay where PATH finds them; keep rustup's home fixed.
+    if "RUSTUP_HOME" not in env and "HOME" in env:
+        env["RUSTUP_HOME"] = str(Path(env["HOME"]) / ".rustup")
+    env.update(job)
+    return env

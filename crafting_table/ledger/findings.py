@@ -1,0 +1,167 @@
+"""Findings: written with a job's terminal status, read per job."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from crafting_table.ledger import jobs as job_store
+from crafting_table.ledger.jobs import JobRow
+from crafting_table.parsers.base import Finding
+
+
+@dataclass(frozen=True, slots=True)
+class FindingRow:
+    """One stored finding."""
+
+    id: int
+    job_id: str
+    kind: str
+    severity: str | None
+    file: str | None
+    line: int | None
+    column: int | None
+    code: str | None
+    message: str
+    suggested_fix: str | None
+    fingerprint: str
+    identity: str
+    outside: bool
+    tool: str | None
+    raw_json: str
+    created_at: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """The API shape of this finding (without its state)."""
+        from crafting_table.models import iso
+
+        return {
+            "id": self.id,
+            "job_id": self.job_id,
+            "kind": self.kind,
+            "severity": self.severity,
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
+            "code": self.code,
+            "message": self.message,
+            "suggested_fix": self.suggested_fix,
+            "fingerprint": self.fingerprint,
+            "identity": self.identity,
+            "outside": self.outside,
+            "tool": self.tool,
+            "raw_json": self.raw_json,
+            "created_at": iso(self.created_at),
+        }
+
+
+def _row(row: sqlite3.Row) -> FindingRow:
+    return FindingRow(
+        id=row["id"],
+        job_id=row["job_id"],
+        kind=row["kind"],
+        severity=row["severity"],
+        file=row["file"],
+        line=row["line"],
+        column=row["col"],
+        code=row["code"],
+        message=row["message"],
+        suggested_fix=row["suggested_fix"],
+        fingerprint=row["fingerprint"],
+        identity=row["identity"],
+        outside=bool(row["outside"]),
+        tool=row["tool"],
+        raw_json=row["raw_json"],
+        created_at=row["created_at"],
+    )
+
+
+def finish_with_findings(
+    conn: sqlite3.Connection,
+    job_id: str,
+    *,
+    findings: Sequence[Finding],
+    identities: Sequence[str],
+    status: str,
+    exit_code: int | None,
+    error: str | None,
+    log_bytes: int,
+    now: float,
+) -> JobRow | None:
+    """Store a job's findings and its terminal status in one transaction.
+
+    Returns None (and stores nothing) when the job is gone or already
+    terminal.
+    """
+    current = job_store.get(conn, job_id)
+    if current is None or current.status not in ("queued", "running"):
+        return None
+    conn.executemany(
+        "INSERT INTO findings (job_id, kind, severity, file, line, col, code, message,"
+        " suggested_fix, fingerprint, identity, outside, tool, raw_json, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                job_id,
+                f.kind,
+                f.severity,
+                f.file,
+                f.line,
+                f.column,
+                f.code,
+                f.message,
+                f.suggested_fix,
+                f.fingerprint,
+                identity,
+                int(f.outside),
+                f.tool,
+                json.dumps(f.raw, ensure_ascii=False, default=str),
+                now,
+            )
+            for f, identity in zip(findings, identities, strict=True)
+        ],
+    )
+    return job_store.finish(
+        conn,
+        job_id,
+        status=status,
+        exit_code=exit_code,
+        error=error,
+        log_bytes=log_bytes,
+        findings_count=len(findings),
+        now=now,
+    )
+
+
+def for_job(
+    conn: sqlite3.Connection,
+    job_id: str,
+    *,
+    kind: str | None = None,
+    severity: str | None = None,
+) -> list[FindingRow]:
+    """A job's findings in the order they were found, optionally filtered."""
+    sql = "SELECT * FROM findings WHERE job_id = ?"
+    params: list[object] = [job_id]
+    if kind is not None:
+        sql += " AND kind = ?"
+        params.append(kind)
+    if severity is not None:
+        sql += " AND severity = ?"
+        params.append(severity)
+    return [_row(r) for r in conn.execute(sql + " ORDER BY id", params)]
+
+
+def get(conn: sqlite3.Connection, finding_id: int) -> FindingRow | None:
+    """One finding by id, or None."""
+    row = conn.execute("SELECT * FROM findings WHERE id = ?", (finding_id,)).fetchone()
+    return _row(row) if row else None
+
+
+def identities_of(conn: sqlite3.Connection, job_id: str) -> set[str]:
+    """The identities of a job's findings."""
+    rows = conn.execute("SELECT identity FROM findings WHERE job_id = ?", (job_id,))
+    return {r[0] for r in rows}

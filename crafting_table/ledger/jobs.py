@@ -1,0 +1,322 @@
+"""Jobs: the durable queue and the history of every run.
+
+A job row is written ``queued`` before the API acknowledges it; the Runner
+claims it (``running``) and the Parser finishes it (a terminal status in
+the same transaction as its findings), so a reader never sees a finished
+job without its findings.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from crafting_table.models import JobOut
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def new_job_id(now: float | None = None) -> str:
+    """A 20-character id that sorts by creation time (ms), then randomly.
+
+    Sortable ids make ``before=<id>`` a stable pagination cursor and keep
+    the queue's ``ORDER BY id`` first-come first-served.
+    """
+    millis = int((time.time() if now is None else now) * 1000)
+    value = (millis << 52) | int.from_bytes(os.urandom(7), "big") >> 4
+    chars = []
+    for _ in range(20):
+        chars.append(_CROCKFORD[value & 31])
+        value >>= 5
+    return "".join(reversed(chars)).lower()
+
+
+@dataclass(frozen=True, slots=True)
+class JobRow:
+    """One job as the ledger keeps it."""
+
+    id: str
+    project_name: str
+    owner: str
+    subproject: str
+    recipe: str
+    ref: str | None
+    sha: str | None
+    status: str
+    exit_code: int | None
+    error: str | None
+    snapshot: dict[str, Any]
+    trigger: str
+    retry_of: str | None
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    findings_count: int
+    log_path: str
+    log_bytes: int
+    pgid: int | None
+    proc_start: int | None
+    kill_mark: str | None
+
+    @property
+    def command(self) -> str:
+        """The shell command snapshotted at enqueue time."""
+        return str(self.snapshot.get("command", ""))
+
+    @property
+    def timeout_secs(self) -> int:
+        """The deadline snapshotted at enqueue time."""
+        return int(self.snapshot.get("timeout_secs", 1800))
+
+    @property
+    def language(self) -> str:
+        """The subproject's language at enqueue time."""
+        return str(self.snapshot.get("language", "generic"))
+
+    def to_out(self) -> JobOut:
+        """The API view of this job."""
+        from crafting_table.models import iso
+
+        duration = None
+        if self.started_at is not None and self.finished_at is not None:
+            duration = round(self.finished_at - self.started_at, 3)
+        return JobOut(
+            id=self.id,
+            project=self.project_name,
+            subproject=self.subproject,
+            recipe=self.recipe,
+            ref=self.ref,
+            sha=self.sha,
+            status=self.status,  # type: ignore[arg-type]
+            exit_code=self.exit_code,
+            error=self.error,
+            trigger=self.trigger,
+            retry_of=self.retry_of,
+            command=self.command,
+            timeout_secs=self.timeout_secs,
+            findings_count=self.findings_count,
+            log_bytes=self.log_bytes,
+            created_at=iso(self.created_at),
+            started_at=iso(self.started_at),
+            finished_at=iso(self.finished_at),
+            duration_secs=duration,
+        )
+
+
+def _row(row: sqlite3.Row) -> JobRow:
+    return JobRow(
+        id=row["id"],
+        project_name=row["project_name"],
+        owner=row["owner"],
+        subproject=row["subproject"],
+        recipe=row["recipe"],
+        ref=row["ref"],
+        sha=row["sha"],
+        status=row["status"],
+        exit_code=row["exit_code"],
+        error=row["error"],
+        snapshot=json.loads(row["recipe_snapshot_json"]),
+        trigger=row["trigger"],
+        retry_of=row["retry_of"],
+        created_at=row["created_at"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        findings_count=row["findings_count"],
+        log_path=row["log_path"],
+        log_bytes=row["log_bytes"],
+        pgid=row["pgid"],
+        proc_start=row["proc_start"],
+        kill_mark=row["kill_mark"],
+    )
+
+
+def insert(
+    conn: sqlite3.Connection,
+    *,
+    job_id: str,
+    project: str,
+    owner: str,
+    subproject: str,
+    recipe: str,
+    ref: str | None,
+    sha: str | None,
+    snapshot: dict[str, Any],
+    log_path: str,
+    now: float,
+    trigger: str = "api",
+    retry_of: str | None = None,
+) -> JobRow:
+    """Queue a new job and return its row."""
+    conn.execute(
+        "INSERT INTO jobs (id, project_name, owner, subproject, recipe, ref, sha,"
+        " status,"
+        " recipe_snapshot_json, trigger, retry_of, created_at, log_path)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?)",
+        (
+            job_id,
+            project,
+            owner,
+            subproject,
+            recipe,
+            ref,
+            sha,
+            json.dumps(snapshot),
+            trigger,
+            retry_of,
+            now,
+            log_path,
+        ),
+    )
+    row = get(conn, job_id)
+    assert row is not None
+    return row
+
+
+def get(conn: sqlite3.Connection, job_id: str) -> JobRow | None:
+    """The job ``job_id``, or None."""
+    row = conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+    return _row(row) if row else None
+
+
+def list_visible(
+    conn: sqlite3.Connection,
+    *,
+    owner: str | None,
+    project: str | None,
+    status: str | None,
+    recipe: str | None,
+    before: str | None,
+    limit: int,
+) -> list[JobRow]:
+    """Jobs newest first; ``owner=None`` means every owner (admin)."""
+    clauses, params = [], []
+    for column, value in (
+        ("owner", owner),
+        ("project_name", project),
+        ("status", status),
+        ("recipe", recipe),
+    ):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    if before is not None:
+        clauses.append("id < ?")
+        params.append(before)
+    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    sql = f"SELECT * FROM jobs {where} ORDER BY id DESC LIMIT ?"  # noqa: S608
+    return [_row(r) for r in conn.execute(sql, (*params, limit))]
+
+
+@dataclass(frozen=True, slots=True)
+class QueueHead:
+    """The oldest queued job of one project, with the project's job limit."""
+
+    project: str
+    job_id: str
+    limit: int | None
+
+
+def queue_heads(conn: sqlite3.Connection) -> list[QueueHead]:
+    """For each project with queued jobs: its oldest one and its job limit."""
+    rows = conn.execute(
+        "SELECT q.project_name, q.head,"
+        " json_extract(p.spec_json, '$.max_concurrent_jobs')"
+        " FROM (SELECT project_name, MIN(id) AS head FROM jobs"
+        "       WHERE status = 'queued' GROUP BY project_name) AS q"
+        " JOIN projects AS p ON p.name = q.project_name"
+    )
+    return [QueueHead(r[0], r[1], r[2]) for r in rows]
+
+
+def queued_count(conn: sqlite3.Connection) -> int:
+    """How many jobs wait in the queue."""
+    return int(
+        conn.execute("SELECT COUNT(*) FROM jobs WHERE status = 'queued'").fetchone()[0]
+    )
+
+
+def claim(
+    conn: sqlite3.Connection, job_id: str, kill_mark: str, now: float
+) -> JobRow | None:
+    """Move a queued job to running; None if someone else got there first."""
+    cursor = conn.execute(
+        "UPDATE jobs SET status = 'running', started_at = ?, kill_mark = ?"
+        " WHERE id = ? AND status = 'queued'",
+        (now, kill_mark, job_id),
+    )
+    return get(conn, job_id) if cursor.rowcount == 1 else None
+
+
+def record_process(
+    conn: sqlite3.Connection, job_id: str, pgid: int | None, proc_start: int | None
+) -> None:
+    """Remember the recipe's process group so a restart can kill what is left."""
+    conn.execute(
+        "UPDATE jobs SET pgid = ?, proc_start = ? WHERE id = ?",
+        (pgid, proc_start, job_id),
+    )
+
+
+def record_sha(conn: sqlite3.Connection, job_id: str, sha: str) -> None:
+    """Remember the commit a job resolved to."""
+    conn.execute("UPDATE jobs SET sha = ? WHERE id = ?", (sha, job_id))
+
+
+def finish(
+    conn: sqlite3.Connection,
+    job_id: str,
+    *,
+    status: str,
+    exit_code: int | None,
+    error: str | None,
+    log_bytes: int,
+    findings_count: int,
+    now: float,
+) -> JobRow | None:
+    """Give a job its terminal status; None if it was already terminal."""
+    cursor = conn.execute(
+        "UPDATE jobs SET status = ?, exit_code = ?, error = ?, log_bytes = ?,"
+        " findings_count = ?, finished_at = ?, pgid = NULL"
+        " WHERE id = ? AND status IN ('queued', 'running')",
+        (status, exit_code, error, log_bytes, findings_count, now, job_id),
+    )
+    return get(conn, job_id) if cursor.rowcount == 1 else None
+
+
+def cancel_queued(conn: sqlite3.Connection, job_id: str, now: float) -> JobRow | None:
+    """Cancel a job that has not started; None when it is not queued."""
+    cursor = conn.execute(
+        "UPDATE jobs SET status = 'canceled', finished_at = ?,"
+        " error = 'canceled while queued'"
+        " WHERE id = ? AND status = 'queued'",
+        (now, job_id),
+    )
+    return get(conn, job_id) if cursor.rowcount == 1 else None
+
+
+def stranded(conn: sqlite3.Connection) -> list[JobRow]:
+    """Jobs left ``running`` by a process that is gone."""
+    return [
+        _row(r) for r in conn.execute("SELECT * FROM jobs WHERE status = 'running'")
+    ]
+
+
+def previous_finished(conn: sqlite3.Connection, job: JobRow) -> JobRow | None:
+    """The last finished job before ``job`` of its project, subproject and recipe."""
+    row = conn.execute(
+        "SELECT * FROM jobs WHERE project_name = ? AND subproject = ? AND recipe = ?"
+        " AND id < ? AND status IN ('succeeded', 'failed', 'timed_out')"
+        " AND trigger != 'verify' ORDER BY id DESC LIMIT 1",
+        (job.project_name, job.subproject, job.recipe, job.id),
+    ).fetchone()
+    return _row(row) if row else None
+
+
+def counts_by_status(conn: sqlite3.Connection) -> dict[str, int]:
+    """How many jobs are in each status."""
+    rows = conn.execute("SELECT status, COUNT(*) FROM jobs GROUP BY status")
+    return {r[0]: int(r[1]) for r in rows}

@@ -1,0 +1,119 @@
+"""The ledger's schema, as an ordered list of migrations.
+
+``PRAGMA user_version`` holds how many migrations a file has seen; opening
+a ledger applies the rest, each in its own transaction. Never edit a
+migration that has shipped: append a new one.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[str] = [
+    # 1: the reference tables.
+    """
+    CREATE TABLE tokens (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        token_hash TEXT NOT NULL UNIQUE,
+        is_admin INTEGER NOT NULL DEFAULT 0,
+        ip_cidrs_json TEXT NOT NULL DEFAULT '[]',
+        created_at REAL NOT NULL,
+        last_used_at REAL,
+        revoked_at REAL
+    );
+
+    CREATE TABLE projects (
+        name TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        spec_json TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE INDEX projects_owner ON projects(owner, name);
+
+    CREATE TABLE jobs (
+        id TEXT PRIMARY KEY,
+        project_name TEXT NOT NULL REFERENCES projects(name) ON DELETE CASCADE,
+        owner TEXT NOT NULL,
+        subproject TEXT NOT NULL,
+        recipe TEXT NOT NULL,
+        ref TEXT,
+        sha TEXT,
+        status TEXT NOT NULL CHECK (status IN
+            ('queued', 'running', 'succeeded', 'failed', 'timed_out', 'canceled')),
+        exit_code INTEGER,
+        error TEXT,
+        recipe_snapshot_json TEXT NOT NULL,
+        trigger TEXT NOT NULL DEFAULT 'api',
+        retry_of TEXT REFERENCES jobs(id) ON DELETE SET NULL,
+        created_at REAL NOT NULL,
+        started_at REAL,
+        finished_at REAL,
+        findings_count INTEGER NOT NULL DEFAULT 0,
+        log_path TEXT NOT NULL,
+        log_bytes INTEGER NOT NULL DEFAULT 0,
+        pgid INTEGER,
+        proc_start INTEGER,
+        kill_mark TEXT
+    );
+    CREATE INDEX jobs_queue ON jobs(status, project_name, id);
+    CREATE INDEX jobs_history ON jobs(project_name, subproject, recipe, id);
+    CREATE INDEX jobs_owner ON jobs(owner, id);
+
+    CREATE TABLE findings (
+        id INTEGER PRIMARY KEY,
+        job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+        kind TEXT NOT NULL,
+        severity TEXT,
+        file TEXT,
+        line INTEGER,
+        col INTEGER,
+        code TEXT,
+        message TEXT NOT NULL,
+        suggested_fix TEXT,
+        fingerprint TEXT NOT NULL,
+        identity TEXT NOT NULL,
+        outside INTEGER NOT NULL DEFAULT 0,
+        tool TEXT,
+        raw_json TEXT NOT NULL DEFAULT '{}',
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX findings_job ON findings(job_id, id);
+
+    CREATE TABLE patch_attempts (
+        id INTEGER PRIMARY KEY,
+        finding_id INTEGER NOT NULL REFERENCES findings(id) ON DELETE CASCADE,
+        job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+        project_name TEXT NOT NULL REFERENCES projects(name) ON DELETE CASCADE,
+        owner TEXT NOT NULL,
+        attempt_number INTEGER NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('drafting', 'apply_failed',
+            'verifying', 'verify_failed', 'pushing', 'pr_opened', 'failed')),
+        branch TEXT,
+        diff TEXT,
+        explanation TEXT,
+        confidence REAL,
+        verify_job_id TEXT REFERENCES jobs(id) ON DELETE SET NULL,
+        pr_url TEXT,
+        error TEXT,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        UNIQUE (finding_id, attempt_number)
+    );
+    CREATE INDEX patch_attempts_project ON patch_attempts(project_name, id);
+
+    CREATE TABLE digest_runs (
+        id INTEGER PRIMARY KEY,
+        date TEXT NOT NULL,
+        project_name TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('sending', 'sent', 'failed')),
+        recipients_json TEXT NOT NULL DEFAULT '[]',
+        subject TEXT,
+        error TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        sent_at REAL,
+        UNIQUE (date, project_name)
+    );
+    """,
+]

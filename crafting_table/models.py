@@ -1,0 +1,396 @@
+"""Pydantic models of everything the API takes and gives.
+
+Request bodies forbid unknown fields: a typo in a field name is a 422 that
+names it, never a silently ignored setting. Response models mirror the
+ledger rows with secrets removed (``git_url`` redacted, ``webhook_secret``
+reduced to whether one is set).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+from crafting_table.urls import check_git_url_shape, check_ref, redact_url
+
+RECIPES = ("build", "test", "lint", "audit")
+Recipe = Literal["build", "test", "lint", "audit"]
+JobStatus = Literal["queued", "running", "succeeded", "failed", "timed_out", "canceled"]
+TERMINAL_STATUSES: frozenset[str] = frozenset(
+    {"succeeded", "failed", "timed_out", "canceled"}
+)
+PatchStatus = Literal[
+    "drafting",
+    "apply_failed",
+    "verifying",
+    "verify_failed",
+    "pushing",
+    "pr_opened",
+    "failed",
+]
+NotifyEvent = Literal[
+    "audit_pass",
+    "audit_fail",
+    "test_fail",
+    "lint_warn",
+    "cve_found",
+    "patch_drafted",
+    "nightly_summary",
+]
+DEFAULT_NOTIFY_ON: list[NotifyEvent] = ["audit_fail", "cve_found", "patch_drafted"]
+
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+_PATH_PART = re.compile(r"^[A-Za-z0-9_.@+-]+$")
+
+
+def _slug(value: str) -> str:
+    if not _NAME.match(value):
+        raise ValueError(
+            f"{value!r} is not a safe name: use 1-63 lowercase letters, digits, "
+            "'-' or '_', starting with a letter or digit"
+        )
+    return value
+
+
+def _subproject_path(value: str) -> str:
+    cleaned = value.strip().strip("/") or "."
+    if cleaned == ".":
+        return cleaned
+    parts = cleaned.split("/")
+    for part in parts:
+        if (
+            part in ("", ".", "..")
+            or not _PATH_PART.match(part)
+            or part.startswith("-")
+        ):
+            raise ValueError(
+                f"{value!r} is not a relative path inside the repository; use "
+                "plain folder names separated by '/', e.g. 'clients/python'"
+            )
+    if parts[0] == ".git":
+        raise ValueError(f"{value!r} points into .git; name a folder of the repository")
+    return cleaned
+
+
+Slug = Annotated[str, AfterValidator(_slug)]
+SubprojectPath = Annotated[str, AfterValidator(_subproject_path)]
+Ref = Annotated[str, AfterValidator(check_ref)]
+
+
+def iso(timestamp: float | None) -> str | None:
+    """A ledger timestamp (Unix seconds) as ISO 8601 UTC, or None."""
+    if timestamp is None:
+        return None
+    return datetime.fromtimestamp(timestamp, UTC).isoformat().replace("+00:00", "Z")
+
+
+class Strict(BaseModel):
+    """Base of every request body: unknown fields are an error."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- tokens -----------------------------------------------------------------
+
+
+class TokenIn(Strict):
+    """Body of ``POST /admin/tokens``."""
+
+    name: Slug
+    is_admin: bool = False
+    ip_cidrs: list[str] = Field(default_factory=list, max_length=64)
+
+    @field_validator("ip_cidrs")
+    @classmethod
+    def _cidrs(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        out = []
+        for cidr in value:
+            try:
+                out.append(str(ipaddress.ip_network(cidr, strict=False)))
+            except ValueError as exc:
+                raise ValueError(
+                    f"{cidr!r} is not an address range like 10.1.0.0/16"
+                ) from exc
+        return out
+
+
+class TokenOut(BaseModel):
+    """A token as listed: never its bearer."""
+
+    name: str
+    is_admin: bool
+    ip_cidrs: list[str]
+    created_at: str | None
+    last_used_at: str | None
+    revoked_at: str | None
+
+
+class TokenMinted(BaseModel):
+    """Answer of ``POST /admin/tokens``: the bearer, shown this once."""
+
+    ok: bool = True
+    bearer: str
+    token: TokenOut
+
+
+class TokenList(BaseModel):
+    """Answer of ``GET /admin/tokens``."""
+
+    ok: bool = True
+    tokens: list[TokenOut]
+
+
+# -- projects ---------------------------------------------------------------
+
+
+class Limits(Strict):
+    """Resource limits for each job of a subproject (where the host can)."""
+
+    memory_mb: int | None = Field(default=None, ge=16, le=1024 * 1024)
+    pids: int | None = Field(default=None, ge=8, le=1_000_000)
+
+
+class Subproject(Strict):
+    """One folder of the repository and the shell command of each recipe."""
+
+    path: SubprojectPath = "."
+    language: str = Field(default="generic", pattern=r"^[a-z0-9+#_-]{1,32}$")
+    build: str | None = Field(default=None, max_length=8192)
+    test: str | None = Field(default=None, max_length=8192)
+    lint: str | None = Field(default=None, max_length=8192)
+    audit: str | None = Field(default=None, max_length=8192)
+    timeout_secs: int = Field(default=1800, ge=1, le=7 * 24 * 3600)
+    limits: Limits = Field(default_factory=Limits)
+
+    def command(self, recipe: str) -> str | None:
+        """The shell command of ``recipe``, or None when it is not defined."""
+        value = getattr(self, recipe, None) if recipe in RECIPES else None
+        return value if isinstance(value, str) and value.strip() else None
+
+    def recipes(self) -> list[str]:
+        """The recipes this subproject defines."""
+        return [name for name in RECIPES if self.command(name)]
+
+
+class Notify(Strict):
+    """Who hears about the project's jobs, and whether patches are drafted."""
+
+    email: list[EmailStr] = Field(default_factory=list, max_length=50)
+    on: list[NotifyEvent] = Field(default_factory=list)
+    auto_patch: bool = False
+
+    def events(self) -> list[NotifyEvent]:
+        """The selected events, with the documented default for an empty list."""
+        return list(self.on) or list(DEFAULT_NOTIFY_ON)
+
+
+class ProjectIn(Strict):
+    """Body of ``POST /projects`` and ``PUT /projects/{name}``."""
+
+    name: Slug
+    git_url: str = Field(max_length=2048)
+    default_branch: Ref = "main"
+    languages: list[str] = Field(default_factory=list, max_length=32)
+    subprojects: list[Subproject] = Field(min_length=1, max_length=256)
+    notify: Notify = Field(default_factory=Notify)
+    webhook_secret: str | None = Field(default=None, min_length=8, max_length=256)
+    on_push: list[Recipe] = Field(default_factory=list)
+    max_concurrent_jobs: int | None = Field(default=None, ge=1, le=1024)
+
+    @field_validator("git_url")
+    @classmethod
+    def _git_url(cls, value: str) -> str:
+        return check_git_url_shape(value)
+
+    @model_validator(mode="after")
+    def _unique_paths(self) -> ProjectIn:
+        seen: set[str] = set()
+        for sub in self.subprojects:
+            if sub.path in seen:
+                raise ValueError(f"subproject path {sub.path!r} appears twice")
+            seen.add(sub.path)
+        return self
+
+    def subproject(self, path: str | None) -> Subproject | None:
+        """The subproject at ``path``; with None, the only one or the root."""
+        if path is None:
+            if len(self.subprojects) == 1:
+                return self.subprojects[0]
+            path = "."
+        try:
+            wanted = _subproject_path(path)
+        except ValueError:
+            return None
+        return next((s for s in self.subprojects if s.path == wanted), None)
+
+
+class ProjectOut(BaseModel):
+    """A project as shown to its owner: credentials redacted."""
+
+    name: str
+    owner: str
+    git_url: str
+    default_branch: str
+    languages: list[str]
+    subprojects: list[Subproject]
+    notify: Notify
+    has_webhook_secret: bool
+    on_push: list[str]
+    max_concurrent_jobs: int | None
+    created_at: str | None
+    updated_at: str | None
+
+    @classmethod
+    def from_spec(
+        cls, spec: ProjectIn, owner: str, created_at: float, updated_at: float
+    ) -> ProjectOut:
+        """Build the public view of a stored project."""
+        data = spec.model_dump(exclude={"webhook_secret", "git_url"})
+        return cls(
+            **data,
+            owner=owner,
+            git_url=redact_url(spec.git_url),
+            has_webhook_secret=bool(spec.webhook_secret),
+            created_at=iso(created_at),
+            updated_at=iso(updated_at),
+        )
+
+
+class ProjectAnswer(BaseModel):
+    """Answer carrying one project."""
+
+    ok: bool = True
+    project: ProjectOut
+
+
+class ProjectList(BaseModel):
+    """Answer of ``GET /projects``."""
+
+    ok: bool = True
+    projects: list[ProjectOut]
+    next: str | None = None
+
+
+# -- jobs -------------------------------------------------------------------
+
+
+class JobIn(Strict):
+    """Body of ``POST /projects/{name}/jobs``.
+
+    ``ref`` names a branch (or tag); ``sha`` an exact commit. Without
+    either the project's default branch runs.
+    """
+
+    recipe: Recipe
+    subproject: str | None = Field(default=None, max_length=512)
+    ref: Ref | None = None
+    sha: str | None = Field(default=None, pattern=r"^[0-9a-fA-F]{7,64}$")
+
+    @model_validator(mode="after")
+    def _one_of(self) -> JobIn:
+        if self.ref is not None and self.sha is not None:
+            raise ValueError("give either ref or sha, not both")
+        return self
+
+
+class JobOut(BaseModel):
+    """A job as the API shows it."""
+
+    id: str
+    project: str
+    subproject: str
+    recipe: str
+    ref: str | None
+    sha: str | None
+    status: JobStatus
+    exit_code: int | None
+    error: str | None
+    trigger: str
+    retry_of: str | None
+    command: str
+    timeout_secs: int
+    findings_count: int
+    log_bytes: int
+    created_at: str | None
+    started_at: str | None
+    finished_at: str | None
+    duration_secs: float | None
+
+
+class JobAnswer(BaseModel):
+    """Answer of ``GET /jobs/{id}``: the job and the end of its log."""
+
+    ok: bool = True
+    job: JobOut
+    log_tail: list[str]
+
+
+class JobEnqueued(BaseModel):
+    """Answer of ``POST /projects/{name}/jobs``."""
+
+    ok: bool = True
+    job_id: str
+    job: JobOut
+
+
+class JobList(BaseModel):
+    """Answer of ``GET /jobs``; ``next`` is the ``before`` cursor of the next page."""
+
+    ok: bool = True
+    jobs: list[JobOut]
+    next: str | None = None
+
+
+class JobQuery(Strict):
+    """Query string of ``GET /jobs``."""
+
+    project: str | None = None
+    status: JobStatus | None = None
+    recipe: Recipe | None = None
+    limit: int = Field(default=50, ge=1, le=500)
+    before: str | None = Field(default=None, max_length=64)
+
+
+class JobOnly(BaseModel):
+    """Answer carrying one job and nothing else."""
+
+    ok: bool = True
+    job: JobOut
+
+
+# -- generic answers --------------------------------------------------------
+
+
+class ErrorBody(BaseModel):
+    """The ``error`` object of every failed answer."""
+
+    code: str
+    message: str
+    details: dict[str, Any] | None = None
+
+
+class ErrorAnswer(BaseModel):
+    """Every error answer: ``{ok: false, error: {code, message}}``."""
+
+    ok: bool = False
+    error: ErrorBody
+
+
+class Deleted(BaseModel):
+    """Answer of a DELETE."""
+
+    ok: bool = True
+    deleted: str

@@ -1,0 +1,193 @@
+"""The Quart-Trio application: auth on every request, then the blueprints.
+
+Every request passes two gates before a handler runs: its source address
+must be in ``CRAFTING_LAN_CIDRS`` (``X-Forwarded-For`` is believed only from
+``CRAFTING_TRUSTED_PROXIES``), and, except for the few public paths, it
+must carry a live bearer whose own address ranges (if any) admit the
+caller. The token found is in ``g.token`` for the handlers.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from quart import Quart, g, request, websocket
+from quart_schema import QuartSchema
+from quart_trio import QuartTrio
+from quart_trio.wrappers.request import TrioRequest
+
+from crafting_table import __version__
+from crafting_table.auth import (
+    allowed,
+    bearer_from_header,
+    client_address,
+    hash_bearer,
+    networks,
+)
+from crafting_table.errors import BadRequest, Forbidden, Unauthorized
+from crafting_table.ledger import tokens as token_store
+from crafting_table.server import errors
+from crafting_table.server.context import AppContext
+
+logger = logging.getLogger(__name__)
+access_logger = logging.getLogger("crafting_table.access")
+
+# Paths that need the LAN but no bearer. Webhooks carry a signature instead.
+PUBLIC_PATHS = ("/healthz", "/metrics", "/openapi.json", "/docs")
+PUBLIC_PREFIXES = ("/hooks/",)
+# Websocket clients in browsers cannot set headers; they offer the bearer as
+# a subprotocol named "bearer.<token>" next to this one, which we accept.
+WS_SUBPROTOCOL = "crafting-table"
+WS_BEARER_PREFIX = "bearer."
+# Touching last_used_at on every request would make every read a write.
+TOUCH_INTERVAL = 60.0
+
+
+class JsonRequest(TrioRequest):
+    """A request whose body is read as JSON whatever its content type.
+
+    curl's ``-d`` sends ``application/x-www-form-urlencoded``; rejecting
+    such a body over its label would only confuse.
+    """
+
+    async def get_json(
+        self, force: bool = True, silent: bool = False, cache: bool = True
+    ) -> Any:
+        """Parse the body as JSON (always forced)."""
+        return await super().get_json(force=True, silent=silent, cache=cache)
+
+    def on_json_loading_failed(self, error: Exception) -> Any:
+        """Answer 400 with the parser's reason."""
+        raise BadRequest(
+            f"the request body is not valid JSON ({error}); send a JSON object"
+        )
+
+
+class App(QuartTrio):
+    """Our application class."""
+
+    request_class = JsonRequest
+
+
+def create_app(ctx: AppContext) -> Quart:
+    """Build the application around ``ctx``."""
+    app = App("crafting_table")
+    app.config["MAX_CONTENT_LENGTH"] = ctx.settings.max_body_bytes
+    app.config["QUART_SCHEMA_CONVERT_CASING"] = False
+    app.config["JSON_SORT_KEYS"] = False
+    app.extensions["crafting"] = ctx
+    QuartSchema(
+        app,
+        info={"title": "crafting-table", "version": __version__},
+        openapi_path="/openapi.json",
+        swagger_ui_path=None,
+        redoc_ui_path=None,
+        scalar_ui_path=None,
+        security_schemes={"bearer": {"type": "http", "scheme": "bearer"}},
+        security=[{"bearer": []}],
+    )
+    errors.install(app)
+    _install_gates(app, ctx)
+
+    from crafting_table.server import (
+        docs,
+        health,
+        jobs,
+        logs,
+        patches,
+        projects,
+        tokens,
+    )
+
+    for module in (health, docs, tokens, projects, jobs, logs, patches):
+        app.register_blueprint(module.blueprint)
+    return app
+
+
+def context() -> AppContext:
+    """The running application's context (inside a request)."""
+    from quart import current_app
+
+    ctx: AppContext = current_app.extensions["crafting"]
+    return ctx
+
+
+def _install_gates(app: Quart, ctx: AppContext) -> None:
+    lan = networks(ctx.settings.lan_cidrs)
+    proxies = networks(ctx.settings.trusted_proxies)
+
+    async def gate(
+        path: str, headers: Any, peer: str | None, subprotocols: list[str]
+    ) -> None:
+        address = client_address(peer, headers.get("X-Forwarded-For"), proxies)
+        g.client = str(address) if address else "?"
+        g.token = None
+        if not allowed(address, lan):
+            raise Forbidden(
+                f"address {g.client} is outside CRAFTING_LAN_CIDRS; call from the LAN"
+            )
+        if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES):
+            return
+        bearer = bearer_from_header(headers.get("Authorization"))
+        if bearer is None:
+            bearer = next(
+                (
+                    p[len(WS_BEARER_PREFIX) :]
+                    for p in subprotocols
+                    if p.startswith(WS_BEARER_PREFIX)
+                ),
+                None,
+            )
+        if bearer is None:
+            raise Unauthorized("no bearer token; send 'Authorization: Bearer <token>'")
+        token = await ctx.ledger.read(token_store.by_hash, hash_bearer(bearer))
+        if token is None:
+            raise Unauthorized(
+                "the bearer token is unknown or revoked; ask an admin for one"
+            )
+        if token.ip_cidrs and not allowed(address, networks(token.ip_cidrs)):
+            raise Forbidden(
+                f"token {token.name!r} may not be used from {g.client}; "
+                "use it from an address in its ip_cidrs"
+            )
+        g.token = token
+        now = time.time()
+        if token.last_used_at is None or now - token.last_used_at > TOUCH_INTERVAL:
+            await ctx.ledger.write(token_store.touch, token.id, now)
+
+    @app.before_request
+    async def _http_gate() -> None:
+        g.started = time.monotonic()
+        await gate(request.path, request.headers, _peer(request.remote_addr), [])
+
+    @app.before_websocket
+    async def _ws_gate() -> None:
+        g.started = time.monotonic()
+        await gate(
+            websocket.path,
+            websocket.headers,
+            _peer(websocket.remote_addr),
+            list(websocket.requested_subprotocols),
+        )
+
+    if ctx.settings.access_log:
+
+        @app.after_request
+        async def _access(response: Any) -> Any:
+            token = getattr(g, "token", None)
+            access_logger.info(
+                '%s %s "%s %s" %d %.1fms',
+                getattr(g, "client", "?"),
+                token.name if token else "-",
+                request.method,
+                request.path,
+                response.status_code,
+                (time.monotonic() - getattr(g, "started", time.monotonic())) * 1000,
+            )
+            return response
+
+
+def _peer(remote_addr: str | None) -> str | None:
+    return remote_addr

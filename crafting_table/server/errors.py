@@ -1,0 +1,112 @@
+"""Every error answer is JSON: ``{ok: false, error: {code, message}}``.
+
+One place maps our error tree, quart-schema's validation errors and
+werkzeug's HTTP errors to that shape, so no handler ever answers with an
+HTML page.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from pydantic import ValidationError
+from quart import Quart, Response, jsonify
+from quart_schema import RequestSchemaValidationError
+from werkzeug.exceptions import HTTPException
+
+from crafting_table.errors import CraftingError
+
+logger = logging.getLogger(__name__)
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    416: "range_not_satisfiable",
+    422: "validation_failed",
+    429: "too_many_requests",
+    503: "not_configured",
+}
+
+
+def error_response(status: int, code: str, message: str, **details: Any) -> Response:
+    """The JSON error answer."""
+    body: dict[str, Any] = {"ok": False, "error": {"code": code, "message": message}}
+    if details:
+        body["error"]["details"] = details
+    response = jsonify(body)
+    response.status_code = status
+    return response
+
+
+def describe_validation(
+    error: ValidationError | Exception,
+) -> tuple[str, list[dict[str, Any]]]:
+    """A sentence naming the first bad field, and every problem as data."""
+    if not isinstance(error, ValidationError):
+        return str(error), []
+    problems = []
+    for item in error.errors(include_url=False, include_input=False):
+        field = ".".join(str(part) for part in item["loc"]) or "body"
+        problems.append({"field": field, "problem": item["msg"], "type": item["type"]})
+    if not problems:
+        return "the request is invalid", []
+    first = problems[0]
+    message = f"field {first['field']!r}: {_problem(first)}"
+    if len(problems) > 1:
+        message += f" (and {len(problems) - 1} more problem(s), see details)"
+    return message, problems
+
+
+def _problem(item: dict[str, Any]) -> str:
+    if item["type"] == "extra_forbidden":
+        return "is not a known field; remove it or check its spelling"
+    if item["type"] == "missing":
+        return "is required"
+    text = str(item["problem"])
+    return text.removeprefix("Value error, ")
+
+
+def install(app: Quart) -> None:
+    """Register the handlers that turn every failure into JSON."""
+
+    @app.errorhandler(CraftingError)
+    async def _ours(error: CraftingError) -> Response:
+        if error.status >= 500 and error.status != 503:
+            logger.error("%s: %s", type(error).__name__, error.message)
+        return error_response(error.status, error.code, error.message, **error.details)
+
+    @app.errorhandler(RequestSchemaValidationError)
+    async def _invalid(error: RequestSchemaValidationError) -> Response:
+        cause = error.validation_error
+        if isinstance(cause, TypeError | ValueError) and not isinstance(
+            cause, ValidationError
+        ):
+            return error_response(400, "bad_request", "the body must be a JSON object")
+        message, problems = describe_validation(cause)
+        return error_response(422, "validation_failed", message, problems=problems)
+
+    @app.errorhandler(HTTPException)
+    async def _http(error: HTTPException) -> Response:
+        status = error.code or 500
+        code = _HTTP_CODES.get(status, "http_error")
+        message = {
+            400: "the request body is not valid JSON; send a JSON object",
+            404: "no such endpoint; see /openapi.json for the API",
+            405: "this endpoint does not take that method; see /openapi.json",
+            413: "the request body is too large (CRAFTING_MAX_BODY_BYTES)",
+        }.get(status, error.description or error.name)
+        return error_response(status, code, message)
+
+    @app.errorhandler(Exception)
+    async def _unexpected(error: Exception) -> Response:
+        logger.exception("unhandled error")
+        return error_response(
+            500, "internal", "the server failed; the error is in its log"
+        )

@@ -1,0 +1,103 @@
+"""``/projects/{name}/jobs`` and ``/jobs``: enqueue, list, show, cancel."""
+
+from __future__ import annotations
+
+import trio
+from quart import Blueprint
+from quart_schema import validate_querystring, validate_request, validate_response
+
+from crafting_table.enqueue import enqueue
+from crafting_table.errors import Conflict
+from crafting_table.joblog import read_tail
+from crafting_table.ledger import jobs as job_store
+from crafting_table.messages import CancelJob
+from crafting_table.models import (
+    TERMINAL_STATUSES,
+    JobAnswer,
+    JobEnqueued,
+    JobIn,
+    JobList,
+    JobOnly,
+    JobQuery,
+)
+from crafting_table.server.access import owner_filter, visible_job, visible_project
+from crafting_table.server.app import context
+
+blueprint = Blueprint("jobs", __name__)
+
+TAIL_LINES = 200
+
+
+@blueprint.post("/projects/<name>/jobs")
+@validate_request(JobIn)
+@validate_response(JobEnqueued, 201)
+async def create(name: str, data: JobIn) -> tuple[JobEnqueued, int]:
+    """Enqueue a recipe run of one subproject at a branch, tag or commit.
+
+    Without ``ref`` or ``sha`` the project's default branch runs. A
+    subproject or recipe the project does not define is a 422 naming it.
+    """
+    project = await visible_project(name)
+    ctx = context()
+    row = await enqueue(
+        ctx.ledger,
+        ctx.runner,
+        project,
+        recipe=data.recipe,
+        subproject=data.subproject,
+        ref=data.ref,
+        sha=data.sha,
+    )
+    return JobEnqueued(job_id=row.id, job=row.to_out()), 201
+
+
+@blueprint.get("/jobs")
+@validate_querystring(JobQuery)
+@validate_response(JobList)
+async def list_jobs(query_args: JobQuery) -> JobList:
+    """The caller's jobs (all for an admin), newest first.
+
+    ``next`` is the ``before`` cursor of the following page, if any.
+    """
+    q = query_args
+    rows = await context().ledger.read(
+        job_store.list_visible,
+        owner=owner_filter(),
+        project=q.project,
+        status=q.status,
+        recipe=q.recipe,
+        before=q.before,
+        limit=q.limit + 1,
+    )
+    page = rows[: q.limit]
+    following = page[-1].id if len(rows) > q.limit else None
+    return JobList(jobs=[r.to_out() for r in page], next=following)
+
+
+@blueprint.get("/jobs/<job_id>")
+@validate_response(JobAnswer)
+async def show(job_id: str) -> JobAnswer:
+    """A job and the last 200 lines of its log."""
+    row = await visible_job(job_id)
+    tail = await read_tail(context().settings.data_dir / row.log_path, TAIL_LINES)
+    return JobAnswer(job=row.to_out(), log_tail=tail)
+
+
+@blueprint.post("/jobs/<job_id>/cancel")
+@validate_response(JobOnly)
+async def cancel(job_id: str) -> JobOnly:
+    """Cancel a queued or running job and answer with its final state.
+
+    A running recipe gets SIGTERM, then SIGKILL after the grace period;
+    this answer waits for that. A job that already ended is a 409.
+    """
+    row = await visible_job(job_id)
+    ctx = context()
+    outcome = await ctx.runner.ask(CancelJob(job_id=job_id))
+    if outcome is None:
+        raise Conflict(f"job {job_id!r} already ended with status {row.status!r}")
+    with trio.move_on_after(ctx.settings.kill_grace_secs + 20):
+        while row.status not in TERMINAL_STATUSES:
+            await trio.sleep(0.05)
+            row = await visible_job(job_id)
+    return JobOnly(job=row.to_out())

@@ -1,0 +1,253 @@
+"""Bare clones and per-job worktrees.
+
+Layout under the workspace folder::
+
+    <project>/.cache        bare clone of the project's remote
+    <project>/<job id>      detached worktree of one job, removed at its end
+
+Fetches are serialised per project and coalesced: a job that asks for a
+fetch while another is running waits for the next one, and a fetch that
+started after a job asked serves it too, so a burst of jobs costs one or two
+fetches, not one each. Every git call goes through
+:func:`crafting_table.gitcmd.run_git`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import trio
+
+from crafting_table.errors import GitError, UnsafeGitInput
+from crafting_table.gitcmd import Credentials, run_git
+from crafting_table.urls import check_ref, parse_git_url, split_credentials
+
+logger = logging.getLogger(__name__)
+
+_SHA = re.compile(r"^[0-9a-f]{7,64}$")
+_FETCH_REFSPECS = ("+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
+
+
+@dataclass(frozen=True, slots=True)
+class Remote:
+    """Where a project's code comes from, split for safe use."""
+
+    url: str
+    credentials: Credentials | None
+    allow_file: bool
+
+    @classmethod
+    def from_git_url(cls, git_url: str, allow_file: bool) -> Remote:
+        """Split credentials off ``git_url``; refuse what is unsafe."""
+        try:
+            parsed = parse_git_url(git_url)
+        except ValueError as exc:
+            raise UnsafeGitInput(str(exc)) from exc
+        if parsed.is_file and not allow_file:
+            raise UnsafeGitInput(
+                "file:// repositories are not allowed here; ask an admin to "
+                "register it or set CRAFTING_ALLOW_FILE_URLS"
+            )
+        clean, username, password = split_credentials(git_url)
+        creds = Credentials(username, password) if (username or password) else None
+        return cls(url=clean, credentials=creds, allow_file=parsed.is_file)
+
+
+@dataclass(slots=True)
+class _FetchState:
+    lock: trio.Lock = field(default_factory=trio.Lock)
+    last_started: float = -1.0
+    fetches: int = 0
+
+
+class Workspace:
+    """The bare clones and worktrees under ``root``."""
+
+    def __init__(self, root: Path, git_timeout: float = 600.0) -> None:
+        self.root = root
+        self.git_timeout = git_timeout
+        self._fetch: dict[str, _FetchState] = {}
+
+    def project_dir(self, project: str) -> Path:
+        """The folder holding a project's clone and worktrees."""
+        return self.root / project
+
+    def cache_dir(self, project: str) -> Path:
+        """The bare clone of ``project``."""
+        return self.root / project / ".cache"
+
+    def worktree_dir(self, project: str, job_id: str) -> Path:
+        """The worktree of one job."""
+        return self.root / project / job_id
+
+    def fetch_count(self, project: str) -> int:
+        """How many fetches (or clones) ran for ``project``."""
+        state = self._fetch.get(project)
+        return state.fetches if state else 0
+
+    async def sync(self, project: str, remote: Remote) -> None:
+        """Make the bare clone current with the remote (clone it if missing).
+
+        A fetch that started after this call began serves it, so concurrent
+        jobs share fetches. Raises :class:`GitError` with a redacted reason.
+        """
+        state = self._fetch.setdefault(project, _FetchState())
+        asked = trio.current_time()
+        async with state.lock:
+            if state.last_started >= asked:
+                return
+            state.last_started = trio.current_time()
+            state.fetches += 1
+            cache = self.cache_dir(project)
+            if not (cache / "HEAD").exists():
+                await self._clone(cache, remote)
+            await self._fetch_refs(cache, remote)
+
+    async def _clone(self, cache: Path, remote: Remote) -> None:
+        # init + fetch rather than clone: the remote URL then never enters
+        # the bare clone's config, with or without credentials.
+        await trio.to_thread.run_sync(_remove_trees, [cache])
+        await run_git(
+            ["init", "--bare", "--quiet", "--", str(cache)], timeout=self.git_timeout
+        )
+
+    async def _fetch_refs(self, cache: Path, remote: Remote, *extra: str) -> None:
+        await run_git(
+            [
+                "fetch",
+                "--quiet",
+                "--prune",
+                "--no-write-fetch-head",
+                "--",
+                remote.url,
+                *(extra or _FETCH_REFSPECS),
+            ],
+            git_dir=cache,
+            allow_file=remote.allow_file,
+            credentials=remote.credentials,
+            timeout=self.git_timeout,
+        )
+
+    async def resolve(
+        self, project: str, remote: Remote, *, ref: str | None, sha: str | None
+    ) -> str:
+        """The full commit id of ``sha`` or of the branch or tag ``ref``.
+
+        An exact sha missing from the clone is fetched by id (servers that
+        allow it). Raises :class:`UnsafeGitInput` for a malformed ref or
+        sha and :class:`GitError` when it does not exist.
+        """
+        cache = self.cache_dir(project)
+        if sha is not None:
+            wanted = sha.lower()
+            if not _SHA.match(wanted):
+                raise UnsafeGitInput(f"sha {sha!r} is not a hexadecimal commit id")
+            found = await self._rev_parse(cache, f"{wanted}^{{commit}}")
+            if found is None and len(wanted) == 40:
+                await self._fetch_refs(cache, remote, wanted)
+                found = await self._rev_parse(cache, f"{wanted}^{{commit}}")
+            if found is None:
+                raise GitError(
+                    f"commit {sha!r} is not in the repository; push it or check the id"
+                )
+            return found
+        assert ref is not None
+        try:
+            check_ref(ref)
+        except ValueError as exc:
+            raise UnsafeGitInput(str(exc)) from exc
+        for candidate in (f"refs/heads/{ref}", f"refs/tags/{ref}"):
+            found = await self._rev_parse(cache, f"{candidate}^{{commit}}")
+            if found is not None:
+                return found
+        raise GitError(f"branch or tag {ref!r} does not exist in the repository")
+
+    async def _rev_parse(self, cache: Path, spec: str) -> str | None:
+        result = await run_git(
+            ["rev-parse", "--verify", "--quiet", "--end-of-options", spec],
+            git_dir=cache,
+            check=False,
+            timeout=self.git_timeout,
+        )
+        text = result.stdout.strip()
+        return text if result.returncode == 0 and text else None
+
+    async def add_worktree(self, project: str, job_id: str, sha: str) -> Path:
+        """Check ``sha`` out into a fresh detached worktree for ``job_id``."""
+        path = self.worktree_dir(project, job_id)
+        if path.exists():
+            await self.remove_worktree(project, job_id)
+        await run_git(
+            ["worktree", "add", "--detach", "--quiet", "--", str(path), sha],
+            git_dir=self.cache_dir(project),
+            timeout=self.git_timeout,
+        )
+        return path
+
+    async def remove_worktree(self, project: str, job_id: str) -> None:
+        """Delete a job's worktree and git's record of it.
+
+        Removed with the file system rather than ``git worktree remove``:
+        the recipe could have rewritten the worktree's ``.git`` file, and
+        nothing it wrote should steer what the service deletes.
+        """
+        path = self.worktree_dir(project, job_id)
+        admin = self.cache_dir(project) / "worktrees" / job_id
+        await trio.to_thread.run_sync(_remove_trees, [path, admin])
+
+    async def remove_path(self, path: Path) -> None:
+        """Delete a file or folder the service made (a job's report folder)."""
+        await trio.to_thread.run_sync(_remove_trees, [path])
+
+    async def remove_project(self, project: str) -> None:
+        """Delete a project's clone and every worktree."""
+        self._fetch.pop(project, None)
+        await trio.to_thread.run_sync(_remove_trees, [self.project_dir(project)])
+
+    def projects(self) -> list[str]:
+        """Projects that have a folder in the workspace."""
+        if not self.root.exists():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir())
+
+    async def prune(self, project: str) -> None:
+        """``git worktree prune`` on the project's clone."""
+        cache = self.cache_dir(project)
+        if (cache / "HEAD").exists():
+            await run_git(
+                ["worktree", "prune"], git_dir=cache, timeout=self.git_timeout
+            )
+
+    async def gc(self, project: str) -> None:
+        """``git gc --prune=now`` on the project's clone."""
+        cache = self.cache_dir(project)
+        if (cache / "HEAD").exists():
+            await run_git(
+                ["gc", "--quiet", "--prune=now"],
+                git_dir=cache,
+                timeout=self.git_timeout,
+            )
+
+
+def _remove_trees(paths: list[Path]) -> None:
+    for path in paths:
+        if path.is_symlink() or path.is_file():
+            path.unlink()
+        elif path.is_dir():
+            shutil.rmtree(path, onerror=_force_remove)
+
+
+def _force_remove(func: object, name: str, exc_info: object) -> None:
+    # Recipes leave read-only folders behind (Go's module cache does): make
+    # the parent writable and try once more instead of failing the clean-up.
+    os.chmod(os.path.dirname(name), 0o700)
+    if os.path.isdir(name) and not os.path.islink(name):
+        os.chmod(name, 0o700)
+        shutil.rmtree(name, ignore_errors=True)
+    else:
+        os.unlink(name)
