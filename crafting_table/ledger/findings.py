@@ -165,3 +165,23 @@ def identities_of(conn: sqlite3.Connection, job_id: str) -> set[str]:
     """The identities of a job's findings."""
     rows = conn.execute("SELECT identity FROM findings WHERE job_id = ?", (job_id,))
     return {r[0] for r in rows}
+
+
+def with_state(
+    conn: sqlite3.Connection, job: JobRow
+) -> tuple[list[tuple[FindingRow, str]], list[FindingRow], JobRow | None]:
+    """A job's findings against the previous finished run of the same recipe.
+
+    Returns ``(findings with "new" or "persisting", fixed, previous job)``:
+    a finding is new when its identity was not among the previous run's,
+    and a previous finding is fixed when its identity is not among this
+    run's. Without a previous run every finding is new and none is fixed.
+    """
+    current = for_job(conn, job.id)
+    previous = job_store.previous_finished(conn, job)
+    before = for_job(conn, previous.id) if previous else []
+    known = {f.identity for f in before}
+    now = {f.identity for f in current}
+    states = [(f, "persisting" if f.identity in known else "new") for f in current]
+    fixed = [f for f in before if f.identity not in now]
+    return states, fixed, previous
