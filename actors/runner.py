@@ -335,12 +335,11 @@ class Runner(Actor):
             ref = job.ref if job.sha is None else None
             if job.sha is None and ref is None:
                 ref = project.spec.default_branch
-            sha = await workspace.resolve(
-                job.project_name, remote, ref=ref, sha=job.sha
+            worktree, sha = await workspace.checkout(
+                job.project_name, job.id, remote, ref=ref, sha=job.sha
             )
-            await self.deps.ledger.write(job_store.record_sha, job.id, sha)
+            outcome.sha = sha
             await writer.line(f"commit {sha}" + (f" ({ref})" if ref else ""))
-            worktree = await workspace.add_worktree(job.project_name, job.id, sha)
             workdir = worktree if job.subproject == "." else worktree / job.subproject
             if not workdir.is_dir():
                 raise GitError(
@@ -387,8 +386,13 @@ class Runner(Actor):
             job.command, cwd=workdir, env=env, mark=mark
         )
         await self.deps.ledger.write(
-            job_store.record_process, job.id, process.pid, process.start_time
+            job_store.record_process,
+            job.id,
+            outcome.sha,
+            process.pid,
+            process.start_time,
         )
+        outcome.sha_recorded = True
         started = time.monotonic()
         code: int | None = None
         try:
@@ -459,6 +463,8 @@ class Runner(Actor):
         await _safe_line(writer, _footer(outcome, writer))
         await writer.aclose()
         log_bytes = file_size(self._log_path(job))
+        if outcome.sha and not outcome.sha_recorded:
+            await self.deps.ledger.write(job_store.record_sha, job.id, outcome.sha)
 
         count = 0
         try:
@@ -517,6 +523,8 @@ class _Outcome:
     seconds: float | None = None
     workdir: Path | None = None
     reports: Path | None = None
+    sha: str | None = None
+    sha_recorded: bool = False
 
     def fail(self, error: str) -> None:
         if self.status == "running":

@@ -88,10 +88,24 @@ class Supervisor:
         self._children.append(Child(name=name, start=start))
 
     async def run(self) -> None:
-        """Run every child until cancelled, or until the intensity limit."""
-        async with trio.open_nursery() as nursery:
-            for child in self._children:
-                nursery.start_soon(self._keep, child, name=f"supervise:{child.name}")
+        """Run every child until cancelled, or until the intensity limit.
+
+        Raises :class:`RestartIntensityExceeded` itself (not wrapped in an
+        exception group) when the children crashed too often.
+        """
+        try:
+            async with trio.open_nursery() as nursery:
+                for child in self._children:
+                    nursery.start_soon(
+                        self._keep, child, name=f"supervise:{child.name}"
+                    )
+        except BaseExceptionGroup as group:
+            # Split on purpose: giving up is the one error the caller must
+            # see plainly; anything else travels on as it came.
+            matched, rest = group.split(RestartIntensityExceeded)
+            if matched is not None and rest is None:
+                raise _leaves(matched)[0] from None
+            raise
 
     async def _keep(self, child: Child) -> None:
         while True:
@@ -102,7 +116,9 @@ class Supervisor:
                 # Exception (not BaseException): Cancelled, KeyboardInterrupt
                 # and groups holding them pass through, so shutdown is never
                 # mistaken for a crash.
-                child.last_error = f"{type(exc).__name__}: {exc}"
+                child.last_error = "; ".join(
+                    f"{type(leaf).__name__}: {leaf}" for leaf in _leaves(exc)
+                )
                 logger.exception("actor %s crashed", child.name)
             else:
                 logger.info("actor %s stopped", child.name)
@@ -149,3 +165,10 @@ class Supervisor:
                 )
             )
         return out
+
+
+def _leaves(error: BaseException) -> list[BaseException]:
+    """The real errors inside (possibly nested) exception groups."""
+    if isinstance(error, BaseExceptionGroup):
+        return [leaf for inner in error.exceptions for leaf in _leaves(inner)]
+    return [error]

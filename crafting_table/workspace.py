@@ -61,8 +61,19 @@ class Remote:
 @dataclass(slots=True)
 class _FetchState:
     lock: trio.Lock = field(default_factory=trio.Lock)
-    last_started: float = -1.0
     fetches: int = 0
+
+
+# The whole configuration a bare clone needs. It is written afresh before
+# every fetch: a filter driver, fsmonitor, alternates or worktree config
+# that anything else put into the clone is gone before git reads it.
+_CLONE_CONFIG = """[core]
+\trepositoryformatversion = 0
+\tfilemode = true
+\tbare = true
+"""
+TRASH = ".trash"
+_UNTRUSTED_FILES = ("info/attributes", "objects/info/alternates", "config.worktree")
 
 
 class Workspace:
@@ -97,15 +108,17 @@ class Workspace:
         jobs share fetches. Raises :class:`GitError` with a redacted reason.
         """
         state = self._fetch.setdefault(project, _FetchState())
-        asked = trio.current_time()
+        # A fetch that starts after this point serves this call; one already
+        # under way may have missed commits pushed just now, so it does not.
+        ticket = state.fetches
         async with state.lock:
-            if state.last_started >= asked:
+            if state.fetches > ticket:
                 return
-            state.last_started = trio.current_time()
             state.fetches += 1
             cache = self.cache_dir(project)
             if not (cache / "HEAD").exists():
                 await self._clone(cache, remote)
+            await trio.to_thread.run_sync(_reset_clone, cache)
             await self._fetch_refs(cache, remote)
 
     async def _clone(self, cache: Path, remote: Remote) -> None:
@@ -165,17 +178,91 @@ class Workspace:
             found = await self._rev_parse(cache, f"{candidate}^{{commit}}")
             if found is not None:
                 return found
-        raise GitError(f"branch or tag {ref!r} does not exist in the repository")
+        raise GitError(
+            f"branch or tag {ref!r} does not exist in the repository"
+            + await self._known_branches(project)
+        )
 
-    async def _rev_parse(self, cache: Path, spec: str) -> str | None:
+    async def _rev_parse(
+        self, cache: Path, spec: str, cwd: Path | None = None
+    ) -> str | None:
         result = await run_git(
             ["rev-parse", "--verify", "--quiet", "--end-of-options", spec],
-            git_dir=cache,
+            git_dir=None if cwd else cache,
+            cwd=cwd,
             check=False,
             timeout=self.git_timeout,
         )
         text = result.stdout.strip()
         return text if result.returncode == 0 and text else None
+
+    async def checkout(
+        self,
+        project: str,
+        job_id: str,
+        remote: Remote,
+        *,
+        ref: str | None,
+        sha: str | None,
+    ) -> tuple[Path, str]:
+        """A fresh worktree for ``job_id`` at ``sha`` or at branch or tag ``ref``.
+
+        Returns the worktree and the full commit id. One git call in the
+        common case: ``worktree add`` resolves the ref itself and the commit
+        id is read from the worktree's HEAD, which costs no process. Raises
+        like :meth:`resolve` when the ref or commit does not exist.
+        """
+        path = self.worktree_dir(project, job_id)
+        if path.exists():
+            await self.remove_worktree(project, job_id)
+        if sha is not None:
+            target = await self.resolve(project, remote, ref=None, sha=sha)
+            candidates = [target]
+        else:
+            assert ref is not None
+            try:
+                check_ref(ref)
+            except ValueError as exc:
+                raise UnsafeGitInput(str(exc)) from exc
+            candidates = [f"refs/heads/{ref}", f"refs/tags/{ref}^{{commit}}"]
+        for candidate in candidates:
+            result = await run_git(
+                ["worktree", "add", "--detach", "--quiet", "--", str(path), candidate],
+                git_dir=self.cache_dir(project),
+                timeout=self.git_timeout,
+                check=False,
+            )
+            if result.returncode == 0:
+                return path, await self._head_of(project, job_id, path)
+            if "invalid reference" not in result.stderr:
+                raise GitError(f"git worktree add failed: {_last_line(result.stderr)}")
+        raise GitError(
+            f"branch or tag {ref!r} does not exist in the repository"
+            + await self._known_branches(project)
+        )
+
+    async def _head_of(self, project: str, job_id: str, path: Path) -> str:
+        head = self.cache_dir(project) / "worktrees" / job_id / "HEAD"
+        try:
+            text = head.read_text().strip()
+        except OSError:
+            text = ""
+        if _SHA.match(text):
+            return text
+        found = await self._rev_parse(self.cache_dir(project), "HEAD^{commit}", path)
+        if found is None:
+            raise GitError(f"cannot read the commit of the worktree of job {job_id}")
+        return found
+
+    async def _known_branches(self, project: str) -> str:
+        result = await run_git(
+            ["for-each-ref", "--count=10", "--format=%(refname:short)", "refs/heads/"],
+            git_dir=self.cache_dir(project),
+            timeout=self.git_timeout,
+            check=False,
+        )
+        names = result.stdout.split()
+        return f"; it has {', '.join(names)}" if names else "; it has no branches"
 
     async def add_worktree(self, project: str, job_id: str, sha: str) -> Path:
         """Check ``sha`` out into a fresh detached worktree for ``job_id``."""
@@ -198,22 +285,44 @@ class Workspace:
         """
         path = self.worktree_dir(project, job_id)
         admin = self.cache_dir(project) / "worktrees" / job_id
-        await trio.to_thread.run_sync(_remove_trees, [path, admin])
+        await trio.to_thread.run_sync(self._discard, [admin, path])
 
     async def remove_path(self, path: Path) -> None:
         """Delete a file or folder the service made (a job's report folder)."""
-        await trio.to_thread.run_sync(_remove_trees, [path])
+        await trio.to_thread.run_sync(self._discard, [path])
 
     async def remove_project(self, project: str) -> None:
         """Delete a project's clone and every worktree."""
         self._fetch.pop(project, None)
-        await trio.to_thread.run_sync(_remove_trees, [self.project_dir(project)])
+        await trio.to_thread.run_sync(self._discard, [self.project_dir(project)])
+
+    def _discard(self, paths: list[Path]) -> None:
+        # Each folder is first renamed into the trash, which is atomic, then
+        # deleted: a git command running meanwhile in the same clone (a
+        # fetch reads every worktree's record) never sees half a folder.
+        trash = self.root / TRASH
+        trash.mkdir(parents=True, exist_ok=True)
+        moved = []
+        for path in paths:
+            if not path.exists() and not path.is_symlink():
+                continue
+            target = trash / f"{path.name}-{os.urandom(6).hex()}"
+            try:
+                os.rename(path, target)
+            except OSError:
+                target = path
+            moved.append(target)
+        _remove_trees(moved)
 
     def projects(self) -> list[str]:
         """Projects that have a folder in the workspace."""
         if not self.root.exists():
             return []
-        return sorted(p.name for p in self.root.iterdir() if p.is_dir())
+        return sorted(
+            p.name
+            for p in self.root.iterdir()
+            if p.is_dir() and not p.name.startswith(".")
+        )
 
     async def prune(self, project: str) -> None:
         """``git worktree prune`` on the project's clone."""
@@ -232,6 +341,25 @@ class Workspace:
                 git_dir=cache,
                 timeout=self.git_timeout,
             )
+
+
+def _last_line(text: str) -> str:
+    lines = text.strip().splitlines()
+    return lines[-1] if lines else "no message"
+
+
+def _reset_clone(cache: Path) -> None:
+    """Put back the clone's own configuration; drop files that steer git."""
+    temporary = cache / "config.tmp"
+    temporary.write_text(_CLONE_CONFIG)
+    os.replace(temporary, cache / "config")
+    for name in _UNTRUSTED_FILES:
+        (cache / name).unlink(missing_ok=True)
+    hooks = cache / "hooks"
+    if hooks.is_dir() and not hooks.is_symlink():
+        shutil.rmtree(hooks, onerror=_force_remove)
+    elif hooks.is_symlink():
+        hooks.unlink()
 
 
 def _remove_trees(paths: list[Path]) -> None:

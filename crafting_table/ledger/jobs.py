@@ -252,12 +252,17 @@ def claim(
 
 
 def record_process(
-    conn: sqlite3.Connection, job_id: str, pgid: int | None, proc_start: int | None
+    conn: sqlite3.Connection,
+    job_id: str,
+    sha: str | None,
+    pgid: int | None,
+    proc_start: int | None,
 ) -> None:
-    """Remember the recipe's process group so a restart can kill what is left."""
+    """Remember the commit, and the recipe's process group so that a
+    restart can kill what is left of it."""
     conn.execute(
-        "UPDATE jobs SET pgid = ?, proc_start = ? WHERE id = ?",
-        (pgid, proc_start, job_id),
+        "UPDATE jobs SET sha = COALESCE(?, sha), pgid = ?, proc_start = ? WHERE id = ?",
+        (sha, pgid, proc_start, job_id),
     )
 
 

@@ -93,8 +93,11 @@ async def cancel(job_id: str) -> JobOnly:
     """
     row = await visible_job(job_id)
     ctx = context()
-    outcome = await ctx.runner.ask(CancelJob(job_id=job_id))
+    outcome = None
+    if row.status not in TERMINAL_STATUSES:
+        outcome = await ctx.runner.ask(CancelJob(job_id=job_id))
     if outcome is None:
+        row = await visible_job(job_id)
         raise Conflict(f"job {job_id!r} already ended with status {row.status!r}")
     with trio.move_on_after(ctx.settings.kill_grace_secs + 20):
         while row.status not in TERMINAL_STATUSES:

@@ -1,0 +1,295 @@
+"""The Runner end to end: real repositories, real processes, the real API."""
+
+from __future__ import annotations
+
+import resource
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import trio
+
+from actors.serve import ServiceHandle
+from crafting_table import procs
+from tests.support import Repo, enqueue, register, run_job, wait_job
+
+# A recipe helper: ignores SIGTERM, starts two grandchildren and one process
+# that leaves the group with setsid after a double fork, writes every pid
+# to the file named in argv[1], then sleeps.
+SPAWNER = textwrap.dedent(
+    """
+    import os, signal, subprocess, sys, time
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    pids = [os.getpid()]
+    for _ in range(2):
+        child = subprocess.Popen(
+            [sys.executable, "-c",
+             "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN);"
+             " time.sleep(300)"])
+        pids.append(child.pid)
+    read, write = os.pipe()
+    if os.fork() == 0:
+        os.setsid()
+        if os.fork() == 0:
+            os.write(write, str(os.getpid()).encode())
+            os.close(write)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            time.sleep(300)
+            os._exit(0)
+        os._exit(0)
+    os.close(write)
+    pids.append(int(os.read(read, 32)))
+    with open(sys.argv[1], "w") as out:
+        out.write(" ".join(map(str, pids)))
+    print("spawned", flush=True)
+    time.sleep(300)
+    """
+)
+
+
+def survivors(pid_file: Path) -> list[int]:
+    """The pids listed in ``pid_file`` that still run."""
+    pids = [int(p) for p in pid_file.read_text().split()]
+    assert len(pids) == 4
+    return [pid for pid in pids if procs.is_running(pid)]
+
+
+async def wait_for_file(path: Path, timeout: float = 20) -> None:
+    """Wait until a recipe has written ``path``."""
+    with trio.fail_after(timeout):
+        while not path.exists() or not path.read_text().strip():
+            await trio.sleep(0.05)
+
+
+async def test_timeout_kills_the_whole_tree(
+    admin: httpx.AsyncClient, make_repo: Any, tmp_path: Path
+) -> None:
+    repo: Repo = make_repo({"spawn.py": SPAWNER})
+    pid_file = tmp_path / "pids"
+    await register(admin, repo, test=f"python3 spawn.py {pid_file}", timeout_secs=3)
+
+    body = await run_job(admin, "demo", recipe="test", timeout=40)
+
+    assert body["job"]["status"] == "timed_out"
+    assert body["job"]["exit_code"] is not None
+    assert any("deadline of 3 s reached" in line for line in body["log_tail"])
+    assert survivors(pid_file) == []
+
+
+async def test_cancel_kills_a_running_recipe(
+    admin: httpx.AsyncClient, make_repo: Any, tmp_path: Path
+) -> None:
+    repo: Repo = make_repo({"spawn.py": SPAWNER})
+    pid_file = tmp_path / "pids"
+    await register(admin, repo, test=f"python3 spawn.py {pid_file}")
+    job_id = await enqueue(admin, "demo", recipe="test")
+    await wait_for_file(pid_file)
+
+    answer = await admin.post(f"/jobs/{job_id}/cancel")
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["job"]["status"] == "canceled"
+    assert survivors(pid_file) == []
+    again = await admin.post(f"/jobs/{job_id}/cancel")
+    assert again.status_code == 409
+
+
+async def test_cancel_a_queued_job(
+    admin: httpx.AsyncClient, make_repo: Any, service: ServiceHandle
+) -> None:
+    repo: Repo = make_repo()
+    await register(admin, repo, test="sleep 30")
+    # Project-level limit of one job: the second waits in the queue.
+    await admin.put(
+        "/projects/demo",
+        json={
+            "name": "demo",
+            "git_url": repo.url,
+            "max_concurrent_jobs": 1,
+            "subprojects": [{"path": ".", "test": "sleep 30"}],
+        },
+    )
+    first = await enqueue(admin, "demo", recipe="test")
+    second = await enqueue(admin, "demo", recipe="test")
+
+    answer = await admin.post(f"/jobs/{second}/cancel")
+
+    assert answer.json()["job"]["status"] == "canceled"
+    assert (await admin.post(f"/jobs/{first}/cancel")).json()["job"][
+        "status"
+    ] == "canceled"
+
+
+async def test_exit_status_of_a_killed_shell_follows_the_shell_convention(
+    admin: httpx.AsyncClient, make_repo: Any
+) -> None:
+    repo: Repo = make_repo()
+    await register(admin, repo, test="kill -9 $$")
+
+    body = await run_job(admin, "demo", recipe="test")
+
+    assert body["job"]["status"] == "failed"
+    assert body["job"]["exit_code"] == 128 + 9
+
+
+async def test_log_cap_keeps_memory_flat(
+    service: ServiceHandle, admin: httpx.AsyncClient, make_repo: Any
+) -> None:
+    repo: Repo = make_repo()
+    # 1 GiB without a single newline; the log keeps 64 MiB (the default cap).
+    await register(admin, repo, test="head -c 1073741824 /dev/zero | tr '\\0' x")
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+    body = await run_job(admin, "demo", recipe="test", timeout=240)
+
+    grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert body["job"]["status"] == "succeeded"
+    cap = service.settings.max_log_bytes
+    assert cap <= body["job"]["log_bytes"] < cap + 4096
+    assert any("log truncated" in line for line in body["log_tail"])
+    assert any("bytes of output dropped" in line for line in body["log_tail"])
+    assert grown_mib < 150, f"the service grew by {grown_mib:.0f} MiB"
+
+
+async def test_branch_and_exact_sha(admin: httpx.AsyncClient, make_repo: Any) -> None:
+    repo: Repo = make_repo({"which.txt": "main-1\n"})
+    first = repo.git("rev-parse", "HEAD")
+    repo.git("checkout", "-q", "-b", "feature")
+    repo.write({"which.txt": "feature\n"})
+    repo.git("checkout", "-q", "main")
+    repo.write({"which.txt": "main-2\n"})
+    await register(admin, repo, test="cat which.txt")
+
+    on_branch = await run_job(admin, "demo", recipe="test", ref="feature")
+    on_sha = await run_job(admin, "demo", recipe="test", sha=first)
+    on_default = await run_job(admin, "demo", recipe="test")
+
+    assert "feature" in on_branch["log_tail"]
+    assert on_sha["job"]["sha"] == first
+    assert "main-1" in on_sha["log_tail"]
+    assert "main-2" in on_default["log_tail"]
+
+
+async def test_a_new_commit_is_seen_by_the_next_job(
+    admin: httpx.AsyncClient, make_repo: Any
+) -> None:
+    repo: Repo = make_repo({"v.txt": "one\n"})
+    await register(admin, repo, test="cat v.txt")
+    first = await run_job(admin, "demo", recipe="test")
+
+    sha = repo.write({"v.txt": "two\n"})
+    second = await run_job(admin, "demo", recipe="test")
+
+    assert "one" in first["log_tail"]
+    assert "two" in second["log_tail"]
+    assert second["job"]["sha"] == sha
+
+
+async def test_concurrent_jobs_on_one_project(
+    admin: httpx.AsyncClient, make_repo: Any, service: ServiceHandle
+) -> None:
+    repo: Repo = make_repo()
+    await register(admin, repo, test="sleep 1; echo done-$CRAFTING_JOB_ID")
+    ids = [await enqueue(admin, "demo", recipe="test") for _ in range(4)]
+
+    started = trio.current_time()
+    bodies = [await wait_job(admin, job_id) for job_id in ids]
+    elapsed = trio.current_time() - started
+
+    assert [b["job"]["status"] for b in bodies] == ["succeeded"] * 4
+    for job_id, body in zip(ids, bodies, strict=True):
+        assert f"done-{job_id}" in body["log_tail"]
+    # Four one-second jobs on four slots overlap; in series they take 4 s.
+    assert elapsed < 3.5
+    assert service.settings.workspace_dir.joinpath("demo").exists()
+    leftover = [p.name for p in (service.settings.workspace_dir / "demo").iterdir()]
+    assert leftover == [".cache"]
+
+
+async def test_recipe_environment_is_clean(
+    admin: httpx.AsyncClient, make_repo: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo: Repo = make_repo()
+    await register(admin, repo, test='env | sort; test -d "$CRAFTING_REPORTS"')
+
+    body = await run_job(admin, "demo", recipe="test")
+
+    names = {line.split("=", 1)[0] for line in body["log_tail"] if "=" in line}
+    assert body["job"]["status"] == "succeeded"
+    assert "CI" in names
+    assert {"CRAFTING_JOB_ID", "CRAFTING_REPORTS", "CRAFTING_SHA"} <= names
+    assert not {n for n in names if n.startswith("CRAFTING_") and "PASS" in n}
+    assert "CRAFTING_SMTP_PASS" not in names
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        pytest.param({"ref": "--upload-pack=touch /tmp/pwned"}, "ref", id="option-ref"),
+        pytest.param({"ref": "-x"}, "ref", id="dash-ref"),
+        pytest.param({"sha": "--output=x"}, "sha", id="option-sha"),
+    ],
+)
+async def test_refused_refs(
+    admin: httpx.AsyncClient, make_repo: Any, body: dict[str, str], fragment: str
+) -> None:
+    repo: Repo = make_repo()
+    await register(admin, repo, test="echo ran")
+
+    answer = await admin.post("/projects/demo/jobs", json={"recipe": "test", **body})
+
+    assert answer.status_code == 422
+    error = answer.json()["error"]
+    assert error["code"] == "validation_failed"
+    assert fragment in error["message"]
+    assert (await admin.get("/jobs")).json()["jobs"] == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        pytest.param("--upload-pack=touch /tmp/pwned", id="option-url"),
+        pytest.param("ext::sh -c touch% /tmp/pwned", id="ext-transport"),
+        pytest.param("fd::17", id="fd-transport"),
+        pytest.param(
+            "https://good.example@evil.example/org/x.git", id="userinfo-trick"
+        ),
+        pytest.param("https://host/x.git\n--upload-pack=x", id="newline"),
+    ],
+)
+async def test_refused_urls(admin: httpx.AsyncClient, url: str) -> None:
+    answer = await admin.post(
+        "/projects",
+        json={"name": "bad", "git_url": url, "subprojects": [{"test": "echo ran"}]},
+    )
+
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"]["details"]["problems"][0]["field"] == "git_url"
+    assert (await admin.get("/projects")).json()["projects"] == []
+
+
+async def test_unknown_branch_is_a_clear_failure(
+    admin: httpx.AsyncClient, make_repo: Any
+) -> None:
+    repo: Repo = make_repo()
+    await register(admin, repo, test="echo ran")
+
+    body = await run_job(admin, "demo", recipe="test", ref="nope")
+
+    assert body["job"]["status"] == "failed"
+    assert "'nope' does not exist" in body["job"]["error"]
+    assert "ran" not in body["log_tail"]
+
+
+async def test_missing_subproject_folder_fails_the_job(
+    admin: httpx.AsyncClient, make_repo: Any
+) -> None:
+    repo: Repo = make_repo()
+    await register(admin, repo, path="not/here", test="echo ran")
+
+    body = await run_job(admin, "demo", recipe="test", subproject="not/here")
+
+    assert body["job"]["status"] == "failed"
+    assert "does not exist" in body["job"]["error"]

@@ -1,0 +1,120 @@
+"""Git URLs and refs: what is accepted, refused, split and redacted."""
+
+from __future__ import annotations
+
+import pytest
+
+from crafting_table.urls import (
+    check_ref,
+    owner_and_repo,
+    parse_git_url,
+    redact_url,
+    split_credentials,
+)
+
+
+@pytest.mark.parametrize(
+    ("url", "scheme", "host"),
+    [
+        pytest.param(
+            "https://git.example.com/org/repo.git",
+            "https",
+            "git.example.com",
+            id="https",
+        ),
+        pytest.param(
+            "ssh://git@git.example.com/org/repo.git", "ssh", "git.example.com", id="ssh"
+        ),
+        pytest.param(
+            "git@git.example.com:org/repo.git", "ssh", "git.example.com", id="scp"
+        ),
+        pytest.param("git://git.example.com/repo", "git", "git.example.com", id="git"),
+        pytest.param("file:///srv/repo.git", "file", None, id="file"),
+        pytest.param("/srv/repo.git", "file", None, id="path"),
+        pytest.param(
+            "https://u:t%40k@h.example/o/r.git", "https", "h.example", id="creds"
+        ),
+    ],
+)
+def test_accepted(url: str, scheme: str, host: str | None) -> None:
+    parsed = parse_git_url(url)
+
+    assert (parsed.scheme, parsed.host) == (scheme, host)
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        pytest.param("-uhttps://x", "starts with '-'", id="option"),
+        pytest.param("ext::sh -c id", "whitespace", id="ext-with-space"),
+        pytest.param("ext::sh%20-c%20id", "remote helper", id="ext"),
+        pytest.param("fd::3", "remote helper", id="fd"),
+        pytest.param("ftp://host/repo", "not allowed", id="ftp"),
+        pytest.param("https://a.example@b.example/r", "host-like", id="userinfo-trick"),
+        pytest.param("https://x@y@z.example/r", "more than one '@'", id="two-at"),
+        pytest.param("https://host/r\n", "control", id="newline"),
+        pytest.param("file://remote.example/srv/r", "remote host", id="file-host"),
+        pytest.param("relative/path", "not a URL", id="relative"),
+    ],
+)
+def test_refused(url: str, reason: str) -> None:
+    with pytest.raises(ValueError, match=reason):
+        parse_git_url(url)
+
+
+def test_credentials_are_split_off() -> None:
+    clean, user, password = split_credentials(
+        "https://bot:s3cr%2Ft@git.example/o/r.git"
+    )
+
+    assert clean == "https://git.example/o/r.git"
+    assert (user, password) == ("bot", "s3cr/t")
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        pytest.param(
+            "https://bot:tok@h.example/o/r", "https://***@h.example/o/r", id="pair"
+        ),
+        pytest.param(
+            "https://tok@h.example/o/r", "https://***@h.example/o/r", id="token"
+        ),
+        pytest.param("git@h.example:o/r.git", "git@h.example:o/r.git", id="ssh-user"),
+        pytest.param("https://h.example/o/r", "https://h.example/o/r", id="plain"),
+    ],
+)
+def test_redaction(url: str, shown: str) -> None:
+    assert redact_url(url) == shown
+
+
+@pytest.mark.parametrize(
+    "ref",
+    [
+        "-x",
+        "--upload-pack=x",
+        "a..b",
+        "a b",
+        "a~1",
+        "HEAD^",
+        "a:b",
+        "x.lock",
+        "/a",
+        "a//b",
+        "",
+    ],
+)
+def test_bad_refs(ref: str) -> None:
+    with pytest.raises(ValueError, match="ref"):
+        check_ref(ref)
+
+
+@pytest.mark.parametrize("ref", ["main", "feature/x-1", "v1.2.3", "release_2026"])
+def test_good_refs(ref: str) -> None:
+    assert check_ref(ref) == ref
+
+
+def test_owner_and_repo() -> None:
+    assert owner_and_repo("https://t@git.example/org/alpha.git") == ("org", "alpha")
+    assert owner_and_repo("git@git.example:org/beta") == ("org", "beta")
+    assert owner_and_repo("/srv/repo.git") is None
