@@ -24,7 +24,7 @@ from pathlib import Path
 import trio
 
 from crafting_table.errors import GitError, UnsafeGitInput
-from crafting_table.gitcmd import Credentials, run_git
+from crafting_table.gitcmd import Credentials, GitResult, run_git
 from crafting_table.urls import check_ref, parse_git_url, split_credentials
 
 logger = logging.getLogger(__name__)
@@ -226,19 +226,42 @@ class Workspace:
                 raise UnsafeGitInput(str(exc)) from exc
             candidates = [f"refs/heads/{ref}", f"refs/tags/{ref}^{{commit}}"]
         for candidate in candidates:
-            result = await run_git(
-                ["worktree", "add", "--detach", "--quiet", "--", str(path), candidate],
-                git_dir=self.cache_dir(project),
-                timeout=self.git_timeout,
-                check=False,
-            )
+            result = await self._add_record(project, path, candidate)
             if result.returncode == 0:
+                await self._populate(path)
                 return path, await self._head_of(project, job_id, path)
             if "invalid reference" not in result.stderr:
                 raise GitError(f"git worktree add failed: {_last_line(result.stderr)}")
         raise GitError(
             f"branch or tag {ref!r} does not exist in the repository"
             + await self._known_branches(project)
+        )
+
+    async def _add_record(self, project: str, path: Path, commit: str) -> GitResult:
+        # Only the worktree's record is made under the project's lock: git
+        # fetch walks every worktree's HEAD and fails on a half-made record.
+        # The files, the slow part, are checked out afterwards, in parallel.
+        state = self._fetch.setdefault(project, _FetchState())
+        async with state.lock:
+            return await run_git(
+                [
+                    "worktree",
+                    "add",
+                    "--detach",
+                    "--no-checkout",
+                    "--quiet",
+                    "--",
+                    str(path),
+                    commit,
+                ],
+                git_dir=self.cache_dir(project),
+                timeout=self.git_timeout,
+                check=False,
+            )
+
+    async def _populate(self, path: Path) -> None:
+        await run_git(
+            ["reset", "--hard", "--quiet"], cwd=path, timeout=self.git_timeout
         )
 
     async def _head_of(self, project: str, job_id: str, path: Path) -> str:
@@ -269,11 +292,10 @@ class Workspace:
         path = self.worktree_dir(project, job_id)
         if path.exists():
             await self.remove_worktree(project, job_id)
-        await run_git(
-            ["worktree", "add", "--detach", "--quiet", "--", str(path), sha],
-            git_dir=self.cache_dir(project),
-            timeout=self.git_timeout,
-        )
+        result = await self._add_record(project, path, sha)
+        if result.returncode != 0:
+            raise GitError(f"git worktree add failed: {_last_line(result.stderr)}")
+        await self._populate(path)
         return path
 
     async def remove_worktree(self, project: str, job_id: str) -> None:
@@ -285,7 +307,13 @@ class Workspace:
         """
         path = self.worktree_dir(project, job_id)
         admin = self.cache_dir(project) / "worktrees" / job_id
-        await trio.to_thread.run_sync(self._discard, [admin, path])
+        # git fetch walks every worktree's HEAD in its connectivity check;
+        # a record vanishing under it fails the fetch, so records leave only
+        # between fetches.
+        state = self._fetch.setdefault(project, _FetchState())
+        async with state.lock:
+            moved = await trio.to_thread.run_sync(self._to_trash, [admin, path])
+        await trio.to_thread.run_sync(_remove_trees, moved)
 
     async def remove_path(self, path: Path) -> None:
         """Delete a file or folder the service made (a job's report folder)."""
@@ -297,9 +325,12 @@ class Workspace:
         await trio.to_thread.run_sync(self._discard, [self.project_dir(project)])
 
     def _discard(self, paths: list[Path]) -> None:
+        _remove_trees(self._to_trash(paths))
+
+    def _to_trash(self, paths: list[Path]) -> list[Path]:
         # Each folder is first renamed into the trash, which is atomic, then
-        # deleted: a git command running meanwhile in the same clone (a
-        # fetch reads every worktree's record) never sees half a folder.
+        # deleted: a git command running meanwhile in the same clone never
+        # sees half a folder.
         trash = self.root / TRASH
         trash.mkdir(parents=True, exist_ok=True)
         moved = []
@@ -312,7 +343,7 @@ class Workspace:
             except OSError:
                 target = path
             moved.append(target)
-        _remove_trees(moved)
+        return moved
 
     def projects(self) -> list[str]:
         """Projects that have a folder in the workspace."""

@@ -93,6 +93,7 @@ def create_app(ctx: AppContext) -> Quart:
 
     from crafting_table.server import (
         docs,
+        findings,
         health,
         jobs,
         logs,
@@ -101,7 +102,7 @@ def create_app(ctx: AppContext) -> Quart:
         tokens,
     )
 
-    for module in (health, docs, tokens, projects, jobs, logs, patches):
+    for module in (health, docs, tokens, projects, jobs, findings, logs, patches):
         app.register_blueprint(module.blueprint)
     return app
 

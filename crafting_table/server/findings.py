@@ -1,0 +1,93 @@
+"""``/jobs/{id}/findings``: what the parsers found, and how it changed.
+
+Each finding carries its ``state`` against the previous finished job of the
+same project, subproject and recipe: ``new`` when its identity (kind,
+file, code and the text of its source line, so line shifts do not count)
+was not there before, else ``persisting``. ``?new=1`` keeps only the new
+ones; ``?fixed=1`` lists instead the previous run's findings that are gone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+from quart import Blueprint
+from quart_schema import validate_querystring, validate_response
+
+from crafting_table.ledger import findings as finding_store
+from crafting_table.models import Strict
+from crafting_table.parsers.base import Kind, Severity
+from crafting_table.server.access import visible_job
+from crafting_table.server.app import context
+
+blueprint = Blueprint("findings", __name__)
+
+
+class FindingQuery(Strict):
+    """Query string of ``GET /jobs/{id}/findings``."""
+
+    kind: Kind | None = None
+    severity: Severity | None = None
+    new: bool = False
+    fixed: bool = False
+
+
+class FindingOut(BaseModel):
+    """One finding as the API shows it."""
+
+    id: int
+    job_id: str
+    kind: str
+    severity: str | None
+    file: str | None
+    line: int | None
+    column: int | None
+    code: str | None
+    message: str
+    suggested_fix: str | None
+    fingerprint: str
+    identity: str
+    outside: bool
+    tool: str | None
+    raw_json: str
+    created_at: str | None
+    state: str = Field(description="new, persisting, or fixed (with ?fixed=1)")
+
+
+class FindingList(BaseModel):
+    """Answer of ``GET /jobs/{id}/findings``."""
+
+    ok: bool = True
+    findings: list[FindingOut]
+    previous_job_id: str | None
+
+
+def _keep(row: Any, query: FindingQuery) -> bool:
+    if query.kind is not None and row.kind != query.kind:
+        return False
+    return query.severity is None or row.severity == query.severity
+
+
+@blueprint.get("/jobs/<job_id>/findings")
+@validate_querystring(FindingQuery)
+@validate_response(FindingList)
+async def list_findings(job_id: str, query_args: FindingQuery) -> FindingList:
+    """The job's findings with their state against the previous run."""
+    job = await visible_job(job_id)
+    states, fixed, previous = await context().ledger.read(finding_store.with_state, job)
+    query = query_args
+    if query.fixed:
+        rows = [(row, "fixed") for row in fixed]
+    else:
+        rows = [
+            (row, state) for row, state in states if not query.new or state == "new"
+        ]
+    return FindingList(
+        findings=[
+            FindingOut(**row.to_dict(), state=state)
+            for row, state in rows
+            if _keep(row, query)
+        ],
+        previous_job_id=previous.id if previous else None,
+    )
