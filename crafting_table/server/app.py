@@ -30,6 +30,7 @@ from crafting_table.errors import BadRequest, Forbidden, Unauthorized
 from crafting_table.ledger import tokens as token_store
 from crafting_table.server import errors
 from crafting_table.server.context import AppContext
+from crafting_table.server.openapi import Provider
 
 logger = logging.getLogger(__name__)
 access_logger = logging.getLogger("crafting_table.access")
@@ -87,6 +88,7 @@ def create_app(ctx: AppContext) -> Quart:
         scalar_ui_path=None,
         security_schemes={"bearer": {"type": "http", "scheme": "bearer"}},
         security=[{"bearer": []}],
+        openapi_provider_class=Provider,
     )
     errors.install(app)
     _install_gates(app, ctx)

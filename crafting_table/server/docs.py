@@ -50,12 +50,11 @@ def render(document: dict[str, Any]) -> str:
                     "<p>Body: <code>"
                     f"{html.escape(_schema_name(body['schema']))}</code></p>"
                 )
-            for status, answer in sorted(op.get("responses", {}).items()):
+            for status, answer in sorted(op.get("responses", {}).items(), key=str):
                 content = answer.get("content", {}).get("application/json")
                 name = _schema_name(content["schema"]) if content else ""
-                out.append(
-                    f"<p>{html.escape(status)}: <code>{html.escape(name)}</code></p>"
-                )
+                label = html.escape(str(status))
+                out.append(f"<p>{label}: <code>{html.escape(name)}</code></p>")
     schemas = document.get("components", {}).get("schemas", {})
     out.append("<h2>Models</h2>")
     for name, schema in sorted(schemas.items()):

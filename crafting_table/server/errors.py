@@ -69,6 +69,8 @@ def _problem(item: dict[str, Any]) -> str:
         return "is not a known field; remove it or check its spelling"
     if item["type"] == "missing":
         return "is required"
+    if item["type"] == "model_type":
+        return "must be a JSON object"
     text = str(item["problem"])
     return text.removeprefix("Value error, ")
 

@@ -1,0 +1,304 @@
+"""The API as a client meets it: logs, websockets, errors, the OpenAPI document."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+import trio
+from trio_websocket import open_websocket_url
+
+from actors.serve import ServiceHandle
+from tests.support import Repo, enqueue, register, run_job, wait_job
+
+# Prints numbered lines for about two seconds, flushing each one.
+TICKER = "i=0; while [ $i -lt 40 ]; do echo line-$i; i=$((i+1)); sleep 0.05; done"
+
+
+async def watch(
+    url: str, headers: list[tuple[bytes, bytes]]
+) -> tuple[list[str], dict[str, Any]]:
+    """Every line a websocket watcher receives, and the final message."""
+    lines: list[str] = []
+    async with open_websocket_url(url, extra_headers=headers) as ws:
+        with trio.fail_after(30):
+            while True:
+                message = json.loads(await ws.get_message())
+                if message["type"] == "end":
+                    return lines, message
+                lines.extend(message["lines"])
+
+
+async def test_websocket_tail_loses_nothing(
+    service: ServiceHandle, admin: httpx.AsyncClient, make_repo: Any
+) -> None:
+    repo: Repo = make_repo()
+    await register(admin, repo, test=TICKER)
+    job_id = await enqueue(admin, "demo", recipe="test")
+    # Join once some lines are in the file, so the backlog and the live
+    # part both carry lines.
+    with trio.fail_after(20):
+        while "line-3" not in (await admin.get(f"/jobs/{job_id}")).json()["log_tail"]:
+            await trio.sleep(0.02)
+    url = service.url.replace("http://", "ws://") + f"/jobs/{job_id}/log/ws"
+    headers = [(b"Authorization", f"Bearer {service.admin_bearer}".encode())]
+
+    results: list[tuple[list[str], dict[str, Any]]] = []
+
+    async def one() -> None:
+        results.append(await watch(url, headers))
+
+    async with trio.open_nursery() as nursery:
+        for _ in range(3):
+            nursery.start_soon(one)
+
+    log = (await admin.get(f"/jobs/{job_id}/log")).text.splitlines()
+    for lines, final in results:
+        assert lines == log
+        assert [x for x in lines if x.startswith("line-")] == [
+            f"line-{i}" for i in range(40)
+        ]
+        assert final["status"] == "succeeded"
+        assert final["exit_code"] == 0
+
+
+async def test_websocket_on_a_queued_job_waits_for_it(
+    service: ServiceHandle, admin: httpx.AsyncClient, make_repo: Any
+) -> None:
+    repo: Repo = make_repo()
+    await register(admin, repo, test="echo first; sleep 1", lint="echo second")
+    await admin.put(
+        "/projects/demo",
+        json={
+            "name": "demo",
+            "git_url": repo.url,
+            "max_concurrent_jobs": 1,
+            "subprojects": [
+                {"path": ".", "test": "echo first; sleep 1", "lint": "echo second"}
+            ],
+        },
+    )
+    await enqueue(admin, "demo", recipe="test")
+    queued = await enqueue(admin, "demo", recipe="lint")
+    assert (await admin.get(f"/jobs/{queued}")).json()["job"]["status"] == "queued"
+    url = service.url.replace("http://", "ws://") + f"/jobs/{queued}/log/ws"
+
+    lines, final = await watch(
+        url, [(b"Authorization", f"Bearer {service.admin_bearer}".encode())]
+    )
+
+    assert "second" in lines
+    assert final["status"] == "succeeded"
+
+
+async def test_log_download_resumes(admin: httpx.AsyncClient, make_repo: Any) -> None:
+    repo: Repo = make_repo()
+    await register(admin, repo, test="seq 1 2000")
+    job_id = (await run_job(admin, "demo", recipe="test"))["job"]["id"]
+    whole = await admin.get(f"/jobs/{job_id}/log")
+    middle = len(whole.content) // 2
+
+    by_offset = await admin.get(f"/jobs/{job_id}/log", params={"offset": middle})
+    by_range = await admin.get(
+        f"/jobs/{job_id}/log", headers={"Range": f"bytes={middle}-"}
+    )
+    past_end = await admin.get(
+        f"/jobs/{job_id}/log", headers={"Range": f"bytes={len(whole.content) + 5}-"}
+    )
+
+    assert whole.status_code == 200
+    assert "1999" in whole.text
+    assert by_offset.status_code == by_range.status_code == 206
+    assert whole.content[:middle] + by_offset.content == whole.content
+    assert by_range.content == by_offset.content
+    assert by_range.headers["Content-Range"] == (
+        f"bytes {middle}-{len(whole.content) - 1}/{len(whole.content)}"
+    )
+    assert past_end.status_code == 416
+    assert past_end.json()["error"]["code"] == "range_not_satisfiable"
+
+
+async def test_tail_is_the_last_200_lines(
+    admin: httpx.AsyncClient, make_repo: Any
+) -> None:
+    repo: Repo = make_repo()
+    await register(admin, repo, test="seq 1 5000")
+
+    body = await run_job(admin, "demo", recipe="test")
+
+    assert len(body["log_tail"]) == 200
+    assert body["log_tail"][-2] == "5000"
+    assert body["log_tail"][0] == str(5000 - 198)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "content", "status", "code"),
+    [
+        pytest.param(
+            "POST", "/projects", b"{not json", 400, "bad_request", id="bad-json"
+        ),
+        pytest.param(
+            "POST", "/projects", b"[1, 2]", 422, "validation_failed", id="not-object"
+        ),
+        pytest.param(
+            "POST",
+            "/projects",
+            b'{"name": "x", "git_url": "/srv/x", "subprojects": [{}], "colour": "red"}',
+            422,
+            "validation_failed",
+            id="unknown-field",
+        ),
+        pytest.param(
+            "POST", "/projects", b"{}", 422, "validation_failed", id="missing"
+        ),
+        pytest.param("GET", "/nowhere", None, 404, "not_found", id="no-route"),
+        pytest.param(
+            "DELETE", "/jobs", None, 405, "method_not_allowed", id="bad-method"
+        ),
+        pytest.param(
+            "GET", "/jobs?limit=0", None, 422, "validation_failed", id="bad-query"
+        ),
+        pytest.param(
+            "GET", "/jobs?color=1", None, 422, "validation_failed", id="unknown-query"
+        ),
+        pytest.param(
+            "POST", "/projects", b"x" * 2_000_000, 413, "payload_too_large", id="big"
+        ),
+    ],
+)
+async def test_errors_are_json(
+    admin: httpx.AsyncClient,
+    method: str,
+    path: str,
+    content: bytes | None,
+    status: int,
+    code: str,
+) -> None:
+    answer = await admin.request(method, path, content=content)
+
+    assert answer.status_code == status, answer.text
+    assert answer.headers["content-type"].startswith("application/json")
+    assert answer.json()["ok"] is False
+    assert answer.json()["error"]["code"] == code
+    assert answer.json()["error"]["message"]
+
+
+async def test_validation_names_the_field(admin: httpx.AsyncClient) -> None:
+    answer = await admin.post(
+        "/projects",
+        json={"name": "x", "git_url": "/srv/x", "subprojects": [{"path": "../up"}]},
+    )
+
+    assert answer.status_code == 422
+    assert "subprojects.0.path" in answer.json()["error"]["message"]
+
+
+async def test_undefined_recipe_is_named(
+    admin: httpx.AsyncClient, make_repo: Any
+) -> None:
+    repo: Repo = make_repo()
+    await register(admin, repo, test="true")
+
+    answer = await admin.post("/projects/demo/jobs", json={"recipe": "audit"})
+
+    assert answer.status_code == 422
+    assert "no 'audit' recipe" in answer.json()["error"]["message"]
+    assert answer.json()["error"]["details"]["field"] == "recipe"
+
+
+async def test_openapi_describes_every_route(
+    service: ServiceHandle, admin: httpx.AsyncClient
+) -> None:
+    document = (await admin.get("/openapi.json")).json()
+    docs = await admin.get("/docs")
+
+    paths = document["paths"]
+    for path, method in [
+        ("/projects", "post"),
+        ("/projects/{name}", "put"),
+        ("/projects/{name}/jobs", "post"),
+        ("/jobs", "get"),
+        ("/jobs/{job_id}", "get"),
+        ("/jobs/{job_id}/findings", "get"),
+        ("/admin/tokens", "post"),
+        ("/patches", "get"),
+    ]:
+        operation = paths[path][method]
+        assert "default" in operation["responses"]
+        assert any(str(code).startswith("2") for code in operation["responses"])
+    body = paths["/projects"]["post"]["requestBody"]["content"]["application/json"]
+    assert {"name", "git_url", "subprojects"} <= set(body["schema"]["properties"])
+    assert body["schema"]["additionalProperties"] is False
+    assert paths["/healthz"]["get"]["security"] == []
+    assert docs.headers["content-type"].startswith("text/html")
+    assert "POST /projects/{name}/jobs" in docs.text
+
+
+async def test_jobs_pages_with_a_cursor(
+    admin: httpx.AsyncClient, make_repo: Any
+) -> None:
+    repo: Repo = make_repo()
+    await register(admin, repo, test="true")
+    ids = [await enqueue(admin, "demo", recipe="test") for _ in range(5)]
+    for job_id in ids:
+        await wait_job(admin, job_id)
+
+    first = (await admin.get("/jobs", params={"limit": 2})).json()
+    second = (
+        await admin.get("/jobs", params={"limit": 2, "before": first["next"]})
+    ).json()
+    third = (
+        await admin.get("/jobs", params={"limit": 2, "before": second["next"]})
+    ).json()
+
+    seen = [j["id"] for page in (first, second, third) for j in page["jobs"]]
+    assert seen == list(reversed(ids))
+    assert third["next"] is None
+
+
+async def test_update_keeps_secrets_the_client_never_saw(
+    service: ServiceHandle, admin: httpx.AsyncClient
+) -> None:
+    body = {
+        "name": "secret",
+        "git_url": "https://bot:tok-123456@git.example/org/r.git",
+        "webhook_secret": "hook-secret-1",
+        "subprojects": [{"test": "true"}],
+    }
+    created = (await admin.post("/projects", json=body)).json()["project"]
+    created.pop("owner")
+    edited = {
+        k: v
+        for k, v in created.items()
+        if k not in ("has_webhook_secret", "created_at", "updated_at")
+    }
+    edited["languages"] = ["python"]
+
+    answer = await admin.put("/projects/secret", json=edited)
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["project"]["has_webhook_secret"] is True
+    stored = await service.ledger.read(
+        lambda conn: conn.execute("SELECT spec_json FROM projects").fetchone()[0]
+    )
+    assert "tok-123456" in stored
+    assert "hook-secret-1" in stored
+    assert "tok-123456" not in answer.text
+
+
+async def test_healthz_reports_the_runner(admin: httpx.AsyncClient) -> None:
+    body = (await admin.get("/healthz")).json()
+
+    assert body["status"] == "ok"
+    assert body["runner"]["capacity"] == 4
+    assert {a["name"] for a in body["actors"]} >= {"runner", "parser", "gc", "http"}
+
+
+async def test_forwarded_for_is_ignored_from_an_untrusted_peer(
+    admin: httpx.AsyncClient,
+) -> None:
+    answer = await admin.get("/projects", headers={"X-Forwarded-For": "8.8.8.8"})
+
+    assert answer.status_code == 200
