@@ -7,7 +7,9 @@ import httpx
 from tests.support import Repo, register, run_job
 
 
-async def test_passing_and_failing_recipes(admin: httpx.AsyncClient, make_repo: object) -> None:
+async def test_passing_and_failing_recipes(
+    admin: httpx.AsyncClient, make_repo: object
+) -> None:
     repo: Repo = make_repo()  # type: ignore[operator]
     await register(admin, repo, test="echo hello; exit 0", lint="echo bad >&2; exit 3")
 
