@@ -31,7 +31,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from urllib.parse import quote
 
-from crafting_table.ledger.digests import JobActivity, PatchRow, ProjectActivity
+from crafting_table.ledger.digests import JobActivity, PatchSummary, ProjectActivity
 from crafting_table.ledger.findings import FindingRow
 from crafting_table.ledger.jobs import JobRow
 from crafting_table.models import (
@@ -194,7 +194,7 @@ def _finding(row: FindingRow, state: str) -> DigestFinding:
     )
 
 
-def _patch(row: PatchRow, links: Links) -> DigestPatch:
+def _patch(row: PatchSummary, links: Links) -> DigestPatch:
     return DigestPatch(
         id=row.id,
         finding_id=row.finding_id,

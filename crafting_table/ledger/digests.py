@@ -35,7 +35,7 @@ _DRAFTED_STATUSES = frozenset(
 
 
 @dataclass(frozen=True, slots=True)
-class PatchRow:
+class PatchSummary:
     """The part of a patch attempt a digest shows."""
 
     id: int
@@ -67,7 +67,7 @@ class JobActivity:
 
     job: JobRow
     findings: list[tuple[FindingRow, str]]
-    patches: list[PatchRow]
+    patches: list[PatchSummary]
     in_window: bool
 
 
@@ -130,8 +130,8 @@ def _run_row(row: sqlite3.Row) -> DigestRunRow:
     )
 
 
-def _patch_row(row: sqlite3.Row) -> PatchRow:
-    return PatchRow(
+def _patch_row(row: sqlite3.Row) -> PatchSummary:
+    return PatchSummary(
         id=row["id"],
         finding_id=row["finding_id"],
         job_id=row["job_id"],
@@ -206,7 +206,9 @@ def _jobs_of(
     return out
 
 
-def _patches_of(conn: sqlite3.Connection, job_id: str, end: float) -> list[PatchRow]:
+def _patches_of(
+    conn: sqlite3.Connection, job_id: str, end: float
+) -> list[PatchSummary]:
     rows = conn.execute(
         "SELECT id, finding_id, job_id, attempt_number, status, branch, pr_url,"
         " error, diff IS NOT NULL AND diff != '' AS has_diff, created_at"
