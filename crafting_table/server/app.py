@@ -92,6 +92,7 @@ def create_app(ctx: AppContext) -> Quart:
     _install_gates(app, ctx)
 
     from crafting_table.server import (
+        digests,
         docs,
         health,
         jobs,
@@ -101,7 +102,7 @@ def create_app(ctx: AppContext) -> Quart:
         tokens,
     )
 
-    for module in (health, docs, tokens, projects, jobs, logs, patches):
+    for module in (health, docs, tokens, projects, jobs, logs, patches, digests):
         app.register_blueprint(module.blueprint)
     return app
 
