@@ -243,9 +243,9 @@ def digest_job(
     )
 
 
-def subject_for(project: str, day: date, jobs: list[DigestJob], more: int) -> str:
+def subject_for(project: str, day: date, jobs: list[DigestJob]) -> str:
     """The subject line: project, date, and the counts that matter most."""
-    total = len(jobs) + more
+    total = len(jobs)
     failed = sum(1 for j in jobs if j.status in FAILED_STATUSES)
     cves = sum(j.counts.get("cve", 0) for j in jobs)
     new = sum(len(j.new_findings) + j.more_new_findings for j in jobs)
@@ -267,17 +267,16 @@ def compose(
     """The digest of ``day`` for one project (jobs empty when nothing fired)."""
     project = activity.project
     links = Links(public_url)
-    chosen = select(activity)
-    jobs = [digest_job(a, fired, links) for a, fired in chosen[:MAX_JOBS]]
-    more = max(0, len(chosen) - MAX_JOBS)
+    jobs = [digest_job(a, fired, links) for a, fired in select(activity)]
     return ProjectDigest(
         project=project.name,
         date=day.isoformat(),
         recipients=safe_recipients(project.spec.notify.email),
         events=project.spec.notify.events(),
-        subject=subject_for(project.name, day, jobs, more),
-        jobs=jobs,
-        more_jobs=more,
+        # The subject counts every selected job; the body lists the first.
+        subject=subject_for(project.name, day, jobs),
+        jobs=jobs[:MAX_JOBS],
+        more_jobs=max(0, len(jobs) - MAX_JOBS),
     )
 
 

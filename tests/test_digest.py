@@ -370,3 +370,41 @@ def test_safe_recipients(given: list[str], kept: list[str]) -> None:
 )
 def test_one_line(text: str | None, limit: int, expected: str) -> None:
     assert one_line(text, limit) == expected
+
+
+def test_every_notify_event_has_a_rule() -> None:
+    from typing import get_args
+
+    from crafting_table.digest import EVENT_TESTS
+    from crafting_table.models import NotifyEvent
+
+    assert set(EVENT_TESTS) == set(get_args(NotifyEvent))
+
+
+async def test_long_lists_are_cut_but_counted(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import crafting_table.digest as digest_module
+
+    monkeypatch.setattr(digest_module, "MAX_JOBS", 2)
+    monkeypatch.setattr(digest_module, "MAX_NEW_FINDINGS", 1)
+    await add_project(ledger, on=["nightly_summary"])
+    for n in range(3):
+        await add_job(
+            ledger,
+            "lint",
+            "failed",
+            START + n,
+            [lint("warning", code=f"A{n}"), lint("warning", code=f"B{n}")],
+        )
+
+    [activity] = await ledger.read(store.activity, START, END)
+    digest = compose(activity, DAY)
+    text, _ = _parts(_parse(build_message(digest, sender="c@example.com", now=NOW)))
+
+    assert len(digest.jobs) == 2
+    assert digest.more_jobs == 1
+    assert [len(j.new_findings) for j in digest.jobs] == [1, 1]
+    assert [j.more_new_findings for j in digest.jobs] == [1, 1]
+    assert "3 jobs, 3 failed, 6 new findings" in digest.subject
+    assert "... and 1 more job(s)" in text
