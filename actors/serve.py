@@ -13,7 +13,9 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import trio
@@ -23,6 +25,7 @@ from hypercorn.trio import serve as hypercorn_serve
 
 from actors.gc import Gc
 from actors.kernel import ActorRef, Inbox
+from actors.notifier import Notifier, announce, digest_health
 from actors.parser import Parser
 from actors.runner import Runner, RunnerDeps
 from actors.supervisor import Supervisor
@@ -113,9 +116,14 @@ async def ensure_admin(ledger: Ledger, settings: Settings) -> str | None:
 async def run_service(
     settings: Settings,
     *,
+    wall_clock: Callable[[], datetime] | None = None,
     task_status: trio.TaskStatus[ServiceHandle] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Run the service until :meth:`ServiceHandle.stop`; see the module docstring."""
+    """Run the service until :meth:`ServiceHandle.stop`; see the module docstring.
+
+    ``wall_clock`` (aware datetimes; default: the system clock) is what the
+    digest schedule reads to decide which day it is.
+    """
     settings = absolute(settings)
     prepare_folders(settings)
     if not procs.become_subreaper():
@@ -125,7 +133,7 @@ async def run_service(
     ledger = await Ledger.open(settings.ledger_path)
     try:
         bearer = await ensure_admin(ledger, settings)
-        handle = _build(settings, ledger)
+        handle = _build(settings, ledger, wall_clock)
         handle.admin_bearer = bearer
         async with trio.open_nursery() as nursery:
             nursery.start_soon(handle.supervisor.run, name="supervisor")
@@ -140,14 +148,31 @@ async def run_service(
             await ledger.aclose()
 
 
-def _build(settings: Settings, ledger: Ledger) -> ServiceHandle:
+def _build(
+    settings: Settings,
+    ledger: Ledger,
+    wall_clock: Callable[[], datetime] | None = None,
+) -> ServiceHandle:
     supervisor = Supervisor()
     workspace = Workspace(settings.workspace_dir, settings.git_timeout_secs)
-    inboxes = {name: Inbox(name) for name in ("runner", "parser", "gc")}
+    names = ("runner", "parser", "gc", "notifier")
+    inboxes = {name: Inbox(name) for name in names}
     refs = {name: inbox.ref() for name, inbox in inboxes.items()}
 
+    # /healthz is synchronous: it reads the live Notifier's snapshot, and
+    # each restart replaces the one it reads.
+    notifiers: list[Notifier] = []
+
+    def notifier() -> Notifier:
+        actor = Notifier(settings, ledger, wall_clock=wall_clock)
+        notifiers[:] = [actor]
+        return actor
+
+    announce(settings)
+    supervisor.add_actor(notifier, inboxes["notifier"])
     supervisor.add_actor(
-        lambda: Parser(ledger, settings.data_dir, listeners=[]), inboxes["parser"]
+        lambda: Parser(ledger, settings.data_dir, listeners=[refs["notifier"]]),
+        inboxes["parser"],
     )
     deps = RunnerDeps(
         settings=settings,
@@ -170,8 +195,14 @@ def _build(settings: Settings, ledger: Ledger) -> ServiceHandle:
         settings=settings,
         ledger=ledger,
         runner=refs["runner"],
+        notifier=refs["notifier"],
         started_at=time.time(),
         supervision=lambda: [_plain(s) for s in supervisor.statistics()],
+        extra_health={
+            "digest": lambda: digest_health(
+                notifiers[0] if notifiers else None, settings
+            )
+        },
     )
     app = create_app(ctx)
 

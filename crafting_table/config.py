@@ -102,6 +102,8 @@ class Settings(BaseSettings):
     smtp_pass: SecretStr | None = None
     smtp_from: str | None = None
     smtp_tls: bool = True
+    smtp_ca_file: Path | None = None
+    smtp_timeout_secs: float = Field(default=30.0, gt=0, le=600)
 
     # Patch loop.
     clawdforge_url: str | None = None
@@ -146,6 +148,29 @@ class Settings(BaseSettings):
         if not sep or not host or not port.isdigit():
             raise ValueError(f"{value!r} is not HOST:PORT, e.g. 127.0.0.1:8810")
         return value
+
+    @field_validator("digest_tz")
+    @classmethod
+    def _check_tz(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(
+                f"{value!r} is not a time zone; use an IANA name such as "
+                "'America/Los_Angeles'"
+            ) from exc
+        return value
+
+    @field_validator("smtp_host", "smtp_user", "smtp_from")
+    @classmethod
+    def _one_line(cls, value: str | None) -> str | None:
+        # These end up in SMTP commands and mail headers, where a line
+        # break would start a command or a header of its own.
+        if value is not None and any(c in value for c in "\r\n\0"):
+            raise ValueError(f"{value!r} must be a single line")
+        return value or None
 
     @property
     def ledger_path(self) -> Path:

@@ -10,8 +10,11 @@ other only through :class:`Ref`, so any object with ``tell`` and ``ask``
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
+
+from crafting_table.models import RunNowAnswer
 
 T = TypeVar("T")
 
@@ -128,3 +131,17 @@ class PatchDrafted:
 
     attempt_id: int
     project: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunDigest(Ask[RunNowAnswer]):
+    """Render the digest of ``day`` now and, unless ``dry_run``, send it.
+
+    ``day`` None means the latest digest whose send time has passed;
+    ``project`` None means every project. Answers the date run and one
+    outcome per project; a digest already sent is never sent again.
+    """
+
+    day: date | None = None
+    project: str | None = None
+    dry_run: bool = False

@@ -9,12 +9,13 @@ reduced to whether one is set).
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     EmailStr,
     Field,
@@ -394,3 +395,154 @@ class Deleted(BaseModel):
 
     ok: bool = True
     deleted: str
+
+
+# -- digests ----------------------------------------------------------------
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def parse_day(value: object) -> date:
+    """A calendar date written ``YYYY-MM-DD``, else ValueError naming the value."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and _ISO_DATE.match(value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a day of the calendar") from None
+    raise ValueError(f"{value!r} is not a date written YYYY-MM-DD, e.g. 2026-04-29")
+
+
+DigestDay = Annotated[date, BeforeValidator(parse_day)]
+FindingState = Literal["new", "persisting"]
+DeliveryOutcome = Literal["sent", "already_sent", "failed", "skipped"]
+
+
+class DigestFinding(BaseModel):
+    """A finding as a digest lists it, with its state against the last run."""
+
+    id: int
+    kind: str
+    severity: str | None
+    file: str | None
+    line: int | None
+    code: str | None
+    message: str
+    suggested_fix: str | None
+    state: FindingState
+
+
+class DigestPatch(BaseModel):
+    """A patch attempt as a digest lists it; ``url`` is its API object."""
+
+    id: int
+    finding_id: int
+    attempt_number: int
+    status: str
+    branch: str | None
+    pr_url: str | None
+    error: str | None
+    url: str | None
+
+
+class DigestJob(BaseModel):
+    """One job of a digest and the ``notify.on`` events that selected it.
+
+    ``new_findings`` and ``cves`` are capped; ``more_new_findings`` counts
+    the new findings left out. ``url`` and ``findings_url`` are set when
+    CRAFTING_PUBLIC_URL is.
+    """
+
+    id: str
+    status: str
+    recipe: str
+    subproject: str
+    ref: str | None
+    sha: str | None
+    trigger: str
+    duration_secs: float | None
+    finished_at: str | None
+    events: list[NotifyEvent]
+    findings_count: int
+    counts: dict[str, int]
+    new_findings: list[DigestFinding]
+    more_new_findings: int
+    cves: list[DigestFinding]
+    patches: list[DigestPatch]
+    url: str | None
+    findings_url: str | None
+
+
+class DigestDelivery(BaseModel):
+    """What became of a digest's sending so far (its ``digest_runs`` row)."""
+
+    status: Literal["sending", "sent", "failed"]
+    attempts: int
+    error: str | None
+    sent_at: str | None
+    updated_at: str | None
+
+
+class ProjectDigest(BaseModel):
+    """One project's digest of one date: who gets it, and what it says."""
+
+    project: str
+    date: str
+    recipients: list[str]
+    events: list[NotifyEvent]
+    subject: str
+    jobs: list[DigestJob]
+    more_jobs: int = 0
+    delivery: DigestDelivery | None = None
+
+
+class DigestAnswer(BaseModel):
+    """Answer of ``GET /digests/{date}``; times are local to the digest zone."""
+
+    ok: bool = True
+    date: str
+    tz: str
+    send_at: str
+    window_start: str
+    window_end: str
+    digests: list[ProjectDigest]
+
+
+class RunNowIn(Strict):
+    """Body of ``POST /admin/digest/run-now``.
+
+    Without ``date``, the latest digest whose 06:00 has passed; without
+    ``project``, every project with recipients.
+    """
+
+    dry_run: bool = False
+    date: DigestDay | None = None
+    project: Slug | None = None
+
+
+class DigestOutcome(BaseModel):
+    """What a run did with one project's digest.
+
+    ``sent``: the server accepted it now. ``already_sent``: an earlier run
+    did. ``failed``: ``error`` has the server's reply; a later run retries.
+    ``skipped``: ``reason`` says why nothing was sent (a dry run, no
+    recipients, nothing to report, another run sending it).
+    """
+
+    project: str
+    status: DeliveryOutcome
+    reason: str | None = None
+    error: str | None = None
+    recipients: list[str] = Field(default_factory=list)
+    subject: str | None = None
+    digest: ProjectDigest | None = None
+
+
+class RunNowAnswer(BaseModel):
+    """Answer of ``POST /admin/digest/run-now``: one outcome per project."""
+
+    ok: bool = True
+    date: str
+    dry_run: bool
+    results: list[DigestOutcome]

@@ -94,6 +94,7 @@ def create_app(ctx: AppContext) -> Quart:
     _install_gates(app, ctx)
 
     from crafting_table.server import (
+        digests,
         docs,
         findings,
         health,
@@ -104,7 +105,18 @@ def create_app(ctx: AppContext) -> Quart:
         tokens,
     )
 
-    for module in (health, docs, tokens, projects, jobs, findings, logs, patches):
+    blueprints = (
+        health,
+        docs,
+        tokens,
+        projects,
+        jobs,
+        findings,
+        logs,
+        patches,
+        digests,
+    )
+    for module in blueprints:
         app.register_blueprint(module.blueprint)
     return app
 
