@@ -100,6 +100,7 @@ def iter_findings(ctx: ParseContext) -> Iterator[Finding]:
     json_readers = [p.feed_json for p in parsers if p.wants_json]
     text_readers = [p.feed_text for p in parsers if p.wants_text]
     produced = 0
+    kinds: set[str] = set()
     unreadable = False
     try:
         for event in scan(ctx.log()):
@@ -108,6 +109,7 @@ def iter_findings(ctx: ParseContext) -> Iterator[Finding]:
             for read in readers:
                 for finding in read(value):
                     produced += 1
+                    kinds.add(finding.kind)
                     yield finding
     except (OSError, UnicodeDecodeError, ValueError) as error:
         # The log file vanished, holds bytes that are not UTF-8 (with a
@@ -115,8 +117,11 @@ def iter_findings(ctx: ParseContext) -> Iterator[Finding]:
         logger.warning("log of %s job unreadable: %s", ctx.recipe, error)
         unreadable = True
     for parser in parsers:
+        if parser.only_if_none_of in kinds:
+            continue
         for finding in parser.finish():
             produced += 1
+            kinds.add(finding.kind)
             yield finding
     if produced == 0:
         fallback = recipe_failure(ctx, log_unreadable=unreadable)

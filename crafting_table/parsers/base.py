@@ -102,6 +102,9 @@ class ToolParser:
 
     tool: ClassVar[str] = "unknown"
     recipes: ClassVar[frozenset[str] | None] = None
+    only_if_none_of: ClassVar[Kind | None] = None
+    """A kind: this parser's :meth:`finish` is skipped when earlier parsers
+    already found findings of that kind (a report that repeats the log)."""
     wants_json: ClassVar[bool] = False
     wants_text: ClassVar[bool] = False
 

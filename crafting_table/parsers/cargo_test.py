@@ -110,12 +110,17 @@ class CargoTestParser(ToolParser):
     def _finding(self, name: str) -> Finding:
         details = self._details.get(name, {})
         path = details.get("file")
-        line = details.get("line")
-        doc = _DOC_TEST_NAME.match(name)
-        if path is None and doc is not None:
-            path, line = doc["file"], int(doc["line"])
         file, outside = self.place(path if isinstance(path, str) else None)
-        column = details.get("column")
+        line, column = details.get("line"), details.get("column")
+        doc = _DOC_TEST_NAME.match(name)
+        if doc is not None and (file is None or outside):
+            # A doc-test panics inside a generated file in a temporary
+            # folder; its name says where the example is.
+            (file, outside), line, column = (
+                self.place(doc["file"]),
+                int(doc["line"]),
+                None,
+            )
         message = details.get("message")
         return Finding(
             kind="test_fail",

@@ -2,7 +2,9 @@
 
 Every ``testcase`` with a ``failure`` or ``error`` child is a ``test_fail``
 finding named ``classname.name`` (or ``name``), placed by the ``file`` and
-``line`` attributes that pytest (xunit1), Jest and others add.
+``line`` attributes that pytest (xunit1), Jest and others add. The files
+are consulted only when the log itself named no failed test: most runners
+print what they also write to the report.
 
 The files are read with the standard library's streaming parser. They are
 written by code under test, so a file that declares a DTD (which JUnit
@@ -16,7 +18,13 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import ClassVar
 
-from crafting_table.parsers.base import Finding, ToolParser, as_str, first_line
+from crafting_table.parsers.base import (
+    Finding,
+    Kind,
+    ToolParser,
+    as_str,
+    first_line,
+)
 
 __all__ = ["JunitParser", "junit_files"]
 
@@ -44,6 +52,9 @@ class JunitParser(ToolParser):
     """Failed and errored test cases from JUnit XML files."""
 
     tool: ClassVar[str] = "junit"
+    # A JUnit file usually repeats what the test runner printed; it speaks
+    # only when the log did not say which tests failed.
+    only_if_none_of: ClassVar[Kind | None] = "test_fail"
 
     def finish(self) -> Iterable[Finding]:
         if self.ctx.reports_dir is None:
