@@ -123,6 +123,7 @@ class _Scanner:
         self.pending_indent = 0
         self.pending_size = 0
         self.pending_item = False
+        self.pending_deeper: tuple[str, ...] = ()
         # Indentation of the '[' of a pretty-printed top-level array we are
         # inside, or None.
         self.array_indent: int | None = None
@@ -216,11 +217,15 @@ class _Scanner:
         self.pending_indent = indent
         self.pending_size = len(line)
         self.pending_item = item
+        # How every line inside the document starts: the first line's
+        # indentation and one more blank (checked on the fast path in scan).
+        self.pending_deeper = (line[:indent] + " ", line[:indent] + "\t")
 
     def abandon(self) -> Iterator[str]:
         lines, self.pending = self.pending or [], None
         for text in lines:
-            yield text[:MAX_TEXT_LINE]
+            # Lines taken on the fast path in scan() are still raw.
+            yield clean_line(text)[:MAX_TEXT_LINE]
 
     def continued(self, line: str, body: str, indent: int) -> Iterator[Document | str]:
         assert self.pending is not None
@@ -232,7 +237,7 @@ class _Scanner:
             return
         if indent == self.pending_indent and body[0] in "}]":
             self.pending.append(line)
-            yield from self.close(line)
+            yield from self.close()
             return
         if indent <= self.pending_indent and body[0] in "{[":
             # Only a new document opens at this indentation: the pending
@@ -243,10 +248,19 @@ class _Scanner:
         # Somebody else's line printed in the middle of the document.
         yield line[:MAX_TEXT_LINE]
 
-    def close(self, last: str) -> Iterator[Document | str]:
+    def close(self) -> Iterator[Document | str]:
+        """A closer at the document's indentation: try to decode it."""
         assert self.pending is not None
         text = "\n".join(self.pending)
         result = _decode_at(text, self.pending_indent)
+        if isinstance(result, json.JSONDecodeError) and not _incomplete(text, result):
+            # Lines taken unchecked may be someone else's or coloured: clean
+            # them, set aside those that cannot be JSON, and try once more.
+            kept, foreign = self.sorted_lines()
+            yield from foreign
+            self.pending = kept
+            text = "\n".join(kept)
+            result = _decode_at(text, self.pending_indent)
         if isinstance(result, json.JSONDecodeError):
             if not _incomplete(text, result):
                 yield from self.abandon()
@@ -262,6 +276,20 @@ class _Scanner:
             rest = rest.strip()
             if rest:
                 yield from self.idle(rest)
+
+    def sorted_lines(self) -> tuple[list[str], list[str]]:
+        """The pending lines cleaned, split into JSON-like and foreign ones."""
+        assert self.pending is not None
+        kept: list[str] = []
+        foreign: list[str] = []
+        for number, raw in enumerate(self.pending):
+            line = clean_line(raw)
+            body = line.lstrip()
+            if number == 0 or not body or body[0] in _JSON_LINE_STARTS:
+                kept.append(line)
+            else:
+                foreign.append(line[:MAX_TEXT_LINE])
+        return kept, foreign
 
     # -- the entry point per line ---------------------------------------
 
@@ -301,6 +329,18 @@ def scan(
     scanner = _Scanner(max_document)
     dispatch = scanner.dispatch
     for raw in lines:
+        # The hot path inside a pretty-printed document: a line indented
+        # deeper than the document's first line is kept as it is, unchecked
+        # (line ends are whitespace to the decoder); close() sorts out the
+        # rare foreign or coloured line if the document does not decode.
+        # A 100 MB ruff report is millions of such lines.
+        pending = scanner.pending
+        if pending is not None and raw.startswith(scanner.pending_deeper):
+            pending.append(raw)
+            scanner.pending_size += len(raw)
+            if scanner.pending_size > max_document:
+                yield from scanner.abandon()
+            continue
         line = clean_line(raw)
         # The hot path for NDJSON: a complete document on a line of its own.
         if scanner.pending is None and scanner.array_indent is None and line[:1] == "{":

@@ -50,6 +50,6 @@ class RuffParser(ToolParser):
                 suggested_fix=as_str(suggestion),
                 outside=outside,
                 tool=self.tool,
-                raw={k: v for k, v in value.items() if k != "fix"},
+                raw=value,
             ),
         )

@@ -71,6 +71,16 @@ PRETTY = json.dumps({"a": [1, {"b": 2}], "c": "x"}, indent=2)
             id="stderr-line-inside-document",
         ),
         pytest.param(
+            '{\n  "a": 1,\n   Compiling x v0.1.0\n  "b": 2\n}\n',
+            ["   Compiling x v0.1.0", ("doc", {"a": 1, "b": 2}, False)],
+            id="indented-progress-line-inside-document",
+        ),
+        pytest.param(
+            '{\n  \x1b[34;1m"a"\x1b[0m: \x1b[0;32m"x"\x1b[0m\n}\n',
+            [("doc", {"a": "x"}, False)],
+            id="coloured-json",
+        ),
+        pytest.param(
             '{\n  "a": [\n\n    1\n  ]\n}\n',
             [("doc", {"a": [1]}, False)],
             id="blank-line-inside-document",
