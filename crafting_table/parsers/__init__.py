@@ -31,6 +31,7 @@ from crafting_table.parsers.cargo_test import CargoTestParser
 from crafting_table.parsers.clippy import ClippyParser
 from crafting_table.parsers.eslint import EslintParser
 from crafting_table.parsers.generic import recipe_failure
+from crafting_table.parsers.gotest import GoTestParser
 from crafting_table.parsers.govet import GoVetParser
 from crafting_table.parsers.govulncheck import GovulncheckParser
 from crafting_table.parsers.jsonstream import Document, scan
@@ -68,7 +69,7 @@ PARSERS: dict[str, tuple[type[ToolParser], ...]] = {
         MypyTextParser,
         PytestParser,
     ),
-    "go": (GovulncheckParser, GoVetParser),
+    "go": (GovulncheckParser, GoVetParser, GoTestParser),
     "typescript": _TYPESCRIPT,
     "javascript": _TYPESCRIPT,
     "shell": (ShellcheckParser,),
