@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from crafting_table.parsers import PARSERS, ParseContext, parse_job, parsers_for
 from crafting_table.parsers.cargo_test import CargoTestParser
@@ -102,3 +105,84 @@ def test_fingerprint_is_stable_and_ignores_message() -> None:
     (second,) = parse("rust", "build", [], exit_code=4)
     assert first.fingerprint == second.fingerprint
     assert len(first.fingerprint) == 16
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "reason",
+                    "message",
+                    "spans",
+                    "is_primary",
+                    "file_name",
+                    "line_start",
+                    "code",
+                    "level",
+                    "filename",
+                    "location",
+                    "row",
+                    "file",
+                    "line",
+                    "severity",
+                    "filePath",
+                    "messages",
+                    "ruleId",
+                    "dependencies",
+                    "vulns",
+                    "id",
+                    "fix_versions",
+                    "vulnerabilities",
+                    "list",
+                    "warnings",
+                    "lockfile",
+                    "auditReportVersion",
+                    "via",
+                    "fixAvailable",
+                    "finding",
+                    "osv",
+                    "trace",
+                    "runs",
+                    "results",
+                    "version",
+                    "comments",
+                    "posn",
+                    "Action",
+                    "Package",
+                    "Output",
+                    "locations",
+                    "physicalLocation",
+                    "region",
+                    "package",
+                ]
+            ),
+            children,
+            max_size=6,
+        )
+    ),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    values=st.lists(_json_values, max_size=4),
+    text=st.lists(st.text(max_size=80), max_size=5),
+    pretty=st.booleans(),
+)
+def test_no_parser_raises_on_arbitrary_json_and_text(
+    values: list[object], text: list[str], pretty: bool
+) -> None:
+    lines = [line + "\n" for line in text]
+    for value in values:
+        dumped = json.dumps(value, indent=2 if pretty else None)
+        lines.extend(line + "\n" for line in dumped.splitlines())
+    for language in ("rust", "python", "go", "typescript", "shell"):
+        for recipe in ("build", "test", "lint", "audit"):
+            findings = parse(language, recipe, lines)
+            assert all(
+                f.kind in ("lint", "cve", "test_fail", "recipe_fail") for f in findings
+            )
