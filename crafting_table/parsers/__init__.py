@@ -40,7 +40,7 @@ from crafting_table.parsers.mypy import MypyJsonParser, MypyTextParser
 from crafting_table.parsers.npm_audit import NpmAuditParser
 from crafting_table.parsers.pip_audit import PipAuditParser
 from crafting_table.parsers.pytest_log import PytestParser
-from crafting_table.parsers.ruff import RuffParser
+from crafting_table.parsers.ruff import RuffParser, RuffTextParser
 from crafting_table.parsers.rustc import RustcParser
 from crafting_table.parsers.sarif import SarifParser
 from crafting_table.parsers.shellcheck import ShellcheckParser
@@ -65,6 +65,7 @@ PARSERS: dict[str, tuple[type[ToolParser], ...]] = {
     "python": (
         PipAuditParser,
         RuffParser,
+        RuffTextParser,
         MypyJsonParser,
         MypyTextParser,
         PytestParser,
