@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.parsers.support import SRC, crlf, half, parse, places, sample_lines
 
 PY = SRC / "py"
@@ -56,3 +58,22 @@ def test_absolute_paths_outside_workdir() -> None:
     )
     assert findings[0].file == f"{PY}/app.py"
     assert all(f.outside for f in findings)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param("full.log", id="full-default"),
+        pytest.param("concise.log", id="concise"),
+    ],
+)
+def test_text_formats(name: str) -> None:
+    findings = parse("python", "lint", sample_lines("ruff", name), workdir=PY)
+    assert places(findings) == RUFF_EXPECTED
+    assert [f.column for f in findings] == [8, 8, 5, 1, 8]
+    assert findings[2].message == "Local variable `l` is assigned to but never used"
+
+
+def test_a_code_like_line_without_a_pointer_is_not_a_finding() -> None:
+    log = ["E501 is the rule we ignore\n", "\n", "nothing else\n"]
+    assert parse("python", "lint", log, exit_code=0) == []
