@@ -98,15 +98,23 @@ class ClippyParser(ToolParser):
         code = as_str(code_field.get("code")) if isinstance(code_field, dict) else None
         level = str(message.get("level", ""))
         text = first_line(str(message.get("message", "")))
+        # A flat record of plain values: the full message (children,
+        # macro expansions, source text) can be ten times larger, and a
+        # flat dict of strings and numbers costs the garbage collector
+        # nothing while thousands of findings are held.
+        target = value.get("target")
         raw = {
             "package_id": value.get("package_id"),
-            "target": (value.get("target") or {}).get("name")
-            if isinstance(value.get("target"), dict)
-            else None,
+            "target": target.get("name") if isinstance(target, dict) else None,
             "level": level,
             "message": message.get("message"),
             "code": code,
-            "span": primary,
+            "file_name": primary.get("file_name"),
+            "line_start": primary.get("line_start"),
+            "line_end": primary.get("line_end"),
+            "column_start": primary.get("column_start"),
+            "column_end": primary.get("column_end"),
+            "label": primary.get("label"),
             "rendered": message.get("rendered"),
         }
         return Finding(

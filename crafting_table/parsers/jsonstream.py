@@ -140,6 +140,9 @@ class _Scanner:
         if body.rstrip() == "[":
             self.array_indent = indent
             return
+        if body.rstrip() == "{":
+            self.begin(line, indent, item=False)
+            return
         start = indent
         while True:
             result = _decode_at(line, start)
@@ -187,6 +190,10 @@ class _Scanner:
         if body[0] not in _JSON_LINE_STARTS:
             yield line[:MAX_TEXT_LINE]
             return
+        if body in ("{", "["):
+            # The usual pretty-printed element: nothing to decode yet.
+            self.begin(line, indent, item=True)
+            return
         result = _decode_at(line, indent)
         if isinstance(result, json.JSONDecodeError):
             if _incomplete(line, result) and body[0] in "{[":
@@ -217,9 +224,13 @@ class _Scanner:
         self.pending_indent = indent
         self.pending_size = len(line)
         self.pending_item = item
-        # How every line inside the document starts: the first line's
-        # indentation and one more blank (checked on the fast path in scan).
-        self.pending_deeper = (line[:indent] + " ", line[:indent] + "\t")
+        # How every line inside a pretty-printed document starts: the first
+        # line's indentation and one more blank (the fast path in scan()
+        # takes such lines unchecked). A document that began with more than
+        # its opener (a cut NDJSON line, say) is read line by line, checked.
+        self.pending_deeper = ()
+        if line[indent:].rstrip() in ("{", "["):
+            self.pending_deeper = (line[:indent] + " ", line[:indent] + "\t")
 
     def abandon(self) -> Iterator[str]:
         lines, self.pending = self.pending or [], None
@@ -328,22 +339,28 @@ def scan(
     """
     scanner = _Scanner(max_document)
     dispatch = scanner.dispatch
+    # The scanner's document state mirrored in locals for the hot path
+    # inside a pretty-printed document: a line indented deeper than the
+    # document's first line is kept as it is, unchecked (line ends are
+    # whitespace to the decoder); close() sorts out the rare foreign or
+    # coloured line if the document then does not decode. A 100 MB ruff
+    # report is millions of such lines.
+    pending: list[str] | None = None
+    deeper: tuple[str, ...] = ()
+    size = 0
     for raw in lines:
-        # The hot path inside a pretty-printed document: a line indented
-        # deeper than the document's first line is kept as it is, unchecked
-        # (line ends are whitespace to the decoder); close() sorts out the
-        # rare foreign or coloured line if the document does not decode.
-        # A 100 MB ruff report is millions of such lines.
-        pending = scanner.pending
-        if pending is not None and raw.startswith(scanner.pending_deeper):
-            pending.append(raw)
-            scanner.pending_size += len(raw)
-            if scanner.pending_size > max_document:
-                yield from scanner.abandon()
-            continue
+        if pending is not None:
+            if raw.startswith(deeper):
+                pending.append(raw)
+                size += len(raw)
+                if size > max_document:
+                    yield from scanner.abandon()
+                    pending = None
+                continue
+            scanner.pending_size = size
         line = clean_line(raw)
         # The hot path for NDJSON: a complete document on a line of its own.
-        if scanner.pending is None and scanner.array_indent is None and line[:1] == "{":
+        if pending is None and scanner.array_indent is None and line[:1] == "{":
             try:
                 value, end = _decoder.raw_decode(line)
             except (json.JSONDecodeError, RecursionError):
@@ -353,4 +370,7 @@ def scan(
                     yield Document(value)
                     continue
         yield from dispatch(line)
+        pending = scanner.pending
+        deeper = scanner.pending_deeper
+        size = scanner.pending_size
     yield from scanner.end()

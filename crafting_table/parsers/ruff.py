@@ -70,9 +70,28 @@ class RuffParser(ToolParser):
                 suggested_fix=as_str(suggestion),
                 outside=outside,
                 tool=self.tool,
-                raw=value,
+                raw=_flat(value, location),
             ),
         )
+
+
+def _flat(value: dict[str, Any], location: dict[str, Any]) -> dict[str, Any]:
+    # The element without its nested fix edits, flattened to plain values:
+    # cheaper to hold by the hundred thousand, and all a reader needs.
+    end = value.get("end_location")
+    end = end if isinstance(end, dict) else {}
+    return {
+        "code": value.get("code"),
+        "name": value.get("name"),
+        "message": value.get("message"),
+        "filename": value.get("filename"),
+        "row": location.get("row"),
+        "column": location.get("column"),
+        "end_row": end.get("row"),
+        "end_column": end.get("column"),
+        "noqa_row": value.get("noqa_row"),
+        "url": value.get("url"),
+    }
 
 
 class RuffTextParser(ToolParser):
