@@ -101,6 +101,11 @@ PRETTY = json.dumps({"a": [1, {"b": 2}], "c": "x"}, indent=2)
             id="line-cut-inside-a-string",
         ),
         pytest.param(
+            '{"a": [1,\n   Compiling x\n     Running y\n',
+            ["   Compiling x", "     Running y", '{"a": [1,'],
+            id="cut-compact-document-does-not-swallow-indented-text",
+        ),
+        pytest.param(
             '{"a": [1,\n{"b": 2}\n',
             ['{"a": [1,', ("doc", {"b": 2}, False)],
             id="cut-document-then-a-new-one",
