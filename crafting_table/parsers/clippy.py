@@ -16,6 +16,7 @@ most, never the sum over units.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
@@ -37,7 +38,7 @@ _SEVERITY: dict[str, Severity] = {
 }
 
 UnitKey = tuple[str, str]
-DiagnosticKey = tuple[str | None, int | None, int | None, str | None, str]
+DiagnosticKey = bytes
 
 
 class ClippyParser(ToolParser):
@@ -68,13 +69,20 @@ class ClippyParser(ToolParser):
         finding = self._finding(value, message)
         if finding is None:
             return ()
-        key: DiagnosticKey = (
-            finding.file,
-            finding.line,
-            finding.column,
-            finding.code,
-            finding.message,
-        )
+        # A digest rather than the tuple itself: one entry is kept per
+        # distinct diagnostic for the whole log, so it should be small.
+        key = hashlib.blake2b(
+            repr(
+                (
+                    finding.file,
+                    finding.line,
+                    finding.column,
+                    finding.code,
+                    finding.message,
+                )
+            ).encode("utf-8", "surrogatepass"),
+            digest_size=16,
+        ).digest()
         stretch = self._stretch.setdefault(_unit(value), {})
         stretch[key] = seen = stretch.get(key, 0) + 1
         if seen <= self._emitted.get(key, 0):
