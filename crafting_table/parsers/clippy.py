@@ -83,6 +83,11 @@ class ClippyParser(ToolParser):
             ).encode("utf-8", "surrogatepass"),
             digest_size=16,
         ).digest()
+        # TODO: when cargo checks two units of one target in parallel (the
+        # library and its test harness under --all-targets with -j2 or
+        # more), their identical diagnostics can interleave before either
+        # unit's compiler-artifact line and both copies are emitted; cargo's
+        # messages do not say which unit printed them.
         stretch = self._stretch.setdefault(_unit(value), {})
         stretch[key] = seen = stretch.get(key, 0) + 1
         if seen <= self._emitted.get(key, 0):
