@@ -15,6 +15,19 @@ JUnit XML (``*.xml`` in the report folder) are read for every language. A
 language nobody knows gets only those. When all that yields nothing and the
 job failed, :mod:`~crafting_table.parsers.generic` adds one ``recipe_fail``.
 
+Who reads what (JSON formats are unmistakable, so their parsers read every
+recipe; text formats only the recipes that print them)::
+
+    rust        clippy/cargo JSON, cargo audit (any); rustc text (build,
+                lint); cargo test (test)
+    python      pip-audit, ruff JSON, mypy JSON (any); ruff and mypy text
+                (lint, build, test); pytest (test, build)
+    go          govulncheck (any); go vet and compiler errors (lint, build,
+                test); go test (test)
+    typescript  eslint, npm audit (any); tsc (build, lint, test)
+    javascript  the same as typescript
+    shell       shellcheck, JSON and text (any)
+
 The log is read once, line by line, whatever its size; see
 :mod:`~crafting_table.parsers.jsonstream`. No parser raises on a bad log: a
 log that stops being readable half-way keeps what was read before.
