@@ -81,6 +81,8 @@ class ParseContext:
 
 
 RECIPES: tuple[str, ...] = ("build", "test", "lint", "audit")
+
+_PLACE_CACHE = 4096
 """The recipe kinds a subproject may define."""
 
 
@@ -110,6 +112,10 @@ class ToolParser:
 
     def __init__(self, ctx: ParseContext) -> None:
         self.ctx = ctx
+        self._workdir = str(ctx.workdir)
+        # Logs name the same few files over and over; normalising each path
+        # once is a measurable part of reading a large log.
+        self._place_cache: dict[str, tuple[str | None, bool]] = {}
 
     def feed_json(self, value: Any) -> Iterable[Finding]:
         """Findings from one JSON value (a document or an array element)."""
@@ -127,7 +133,12 @@ class ToolParser:
         """``(file, outside)`` for a path the tool printed; see ``paths``."""
         if not path:
             return None, False
-        return relative_to_workdir(path, str(self.ctx.workdir))
+        known = self._place_cache.get(path)
+        if known is None:
+            known = relative_to_workdir(path, self._workdir)
+            if len(self._place_cache) < _PLACE_CACHE:
+                self._place_cache[path] = known
+        return known
 
 
 def as_int(value: object) -> int | None:

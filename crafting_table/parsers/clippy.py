@@ -101,10 +101,10 @@ class ClippyParser(ToolParser):
         spans = message.get("spans")
         if not isinstance(spans, list):
             return None
-        primary = next(
-            (s for s in spans if isinstance(s, dict) and s.get("is_primary")), None
-        )
-        if primary is None:
+        for primary in spans:
+            if isinstance(primary, dict) and primary.get("is_primary"):
+                break
+        else:
             return None
         file, outside = self.place(as_str(primary.get("file_name")))
         code_field = message.get("code")
