@@ -1,26 +1,155 @@
-"""Turning a finished job's log into findings.
+"""Turn a finished job's log into findings: :func:`parse_job`.
 
-``parse_job`` is the entry point the Parser actor calls.
+::
+
+    ctx = ParseContext(language="python", recipe="lint", exit_code=1,
+                       subproject="clients/python", workdir=worktree / "clients/python",
+                       log=lambda: open_log_lines(job))
+    findings = parse_job(ctx)
+
+Resolution. :data:`PARSERS` lists, per language, the tool parsers that may
+read its jobs; each claims some recipes (or all) and then recognises its
+own tool's output by content, so a lint recipe running ruff and mypy gets
+both. SARIF (in the log or as ``*.sarif`` files in the report folder) and
+JUnit XML (``*.xml`` in the report folder) are read for every language. A
+language nobody knows gets only those. When all that yields nothing and the
+job failed, :mod:`~crafting_table.parsers.generic` adds one ``recipe_fail``.
+
+Who reads what (JSON formats are unmistakable, so their parsers read every
+recipe; text formats only the recipes that print them)::
+
+    rust        clippy/cargo JSON, cargo audit (any); rustc text (build,
+                lint); cargo test (test)
+    python      pip-audit, ruff JSON, mypy JSON (any); ruff and mypy text
+                (lint, build, test); pytest (test, build)
+    go          govulncheck (any); go vet and compiler errors (lint, build,
+                test); go test (test)
+    typescript  eslint, npm audit (any); tsc (build, lint, test)
+    javascript  the same as typescript
+    shell       shellcheck, JSON and text (any)
+
+The log is read once, line by line, whatever its size; see
+:mod:`~crafting_table.parsers.jsonstream`. No parser raises on a bad log: a
+log that stops being readable half-way keeps what was read before.
 """
 
 from __future__ import annotations
 
-from crafting_table.parsers.base import Finding, ParseContext
+import logging
+from collections.abc import Iterator
+
+from crafting_table.parsers.base import Finding, ParseContext, ToolParser
+from crafting_table.parsers.cargo_audit import CargoAuditParser
+from crafting_table.parsers.cargo_test import CargoTestParser
+from crafting_table.parsers.clippy import ClippyParser
+from crafting_table.parsers.eslint import EslintParser
+from crafting_table.parsers.generic import recipe_failure
+from crafting_table.parsers.gotest import GoTestParser
+from crafting_table.parsers.govet import GoVetParser
+from crafting_table.parsers.govulncheck import GovulncheckParser
+from crafting_table.parsers.jsonstream import Document, scan
+from crafting_table.parsers.junit import JunitParser
+from crafting_table.parsers.mypy import MypyJsonParser, MypyTextParser
+from crafting_table.parsers.npm_audit import NpmAuditParser
+from crafting_table.parsers.pip_audit import PipAuditParser
+from crafting_table.parsers.pytest_log import PytestParser
+from crafting_table.parsers.ruff import RuffParser, RuffTextParser
+from crafting_table.parsers.rustc import RustcParser
+from crafting_table.parsers.sarif import SarifParser
+from crafting_table.parsers.shellcheck import ShellcheckParser
+from crafting_table.parsers.tsc import TscParser
+
+__all__ = [
+    "PARSERS",
+    "UNIVERSAL",
+    "Finding",
+    "ParseContext",
+    "iter_findings",
+    "parse_job",
+    "parsers_for",
+]
+
+logger = logging.getLogger(__name__)
+
+_TYPESCRIPT: tuple[type[ToolParser], ...] = (EslintParser, TscParser, NpmAuditParser)
+
+PARSERS: dict[str, tuple[type[ToolParser], ...]] = {
+    "rust": (ClippyParser, RustcParser, CargoTestParser, CargoAuditParser),
+    "python": (
+        PipAuditParser,
+        RuffParser,
+        RuffTextParser,
+        MypyJsonParser,
+        MypyTextParser,
+        PytestParser,
+    ),
+    "go": (GovulncheckParser, GoVetParser, GoTestParser),
+    "typescript": _TYPESCRIPT,
+    "javascript": _TYPESCRIPT,
+    "shell": (ShellcheckParser,),
+}
+"""Tool parsers per language, in the order their findings are listed."""
+
+UNIVERSAL: tuple[type[ToolParser], ...] = (SarifParser, JunitParser)
+"""Parsers consulted for every language and recipe."""
+
+
+def parsers_for(language: str, recipe: str) -> list[type[ToolParser]]:
+    """The parser classes that read a job of this language and recipe."""
+    claimed = [
+        parser
+        for parser in PARSERS.get(language.lower(), ())
+        if parser.recipes is None or recipe in parser.recipes
+    ]
+    return [*claimed, *UNIVERSAL]
+
+
+def iter_findings(ctx: ParseContext) -> Iterator[Finding]:
+    """Yield the job's findings as the log is read; see :func:`parse_job`.
+
+    Memory does not grow with the log: a finding is yielded as soon as its
+    parser has it (parsers that need the whole log, such as pytest's
+    summary, hold only what they will report).
+    """
+    parsers = [parser(ctx) for parser in parsers_for(ctx.language, ctx.recipe)]
+    json_readers = [p.feed_json for p in parsers if p.wants_json]
+    text_readers = [p.feed_text for p in parsers if p.wants_text]
+    produced = 0
+    kinds: set[str] = set()
+    unreadable = False
+    try:
+        for event in scan(ctx.log()):
+            readers = json_readers if isinstance(event, Document) else text_readers
+            value = event.value if isinstance(event, Document) else event
+            for read in readers:
+                for finding in read(value):
+                    produced += 1
+                    kinds.add(finding.kind)
+                    yield finding
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        # The log file vanished, holds bytes that are not UTF-8 (with a
+        # strict decoder), or was closed under us: keep what was read.
+        logger.warning("log of %s job unreadable: %s", ctx.recipe, error)
+        unreadable = True
+    for parser in parsers:
+        if parser.only_if_none_of in kinds:
+            continue
+        for finding in parser.finish():
+            produced += 1
+            kinds.add(finding.kind)
+            yield finding
+    if produced == 0:
+        fallback = recipe_failure(ctx, log_unreadable=unreadable)
+        if fallback is not None:
+            yield fallback
 
 
 def parse_job(ctx: ParseContext) -> list[Finding]:
-    """Every finding the job's log and reports hold (the generic row at least)."""
-    if ctx.exit_code in (None, 0):
-        return []
-    return [
-        Finding(
-            kind="recipe_fail",
-            severity="error",
-            message=f"recipe {ctx.recipe!r} exited with status {ctx.exit_code}",
-            code=f"exit_{ctx.exit_code}",
-            tool="generic",
-        )
-    ]
+    """All findings of a finished job, in log order per parser.
 
-
-__all__ = ["Finding", "ParseContext", "parse_job"]
+    Pure: reads only ``ctx.log()`` and files in ``ctx.reports_dir``, never
+    raises on their content, and returns an empty list for a job that
+    succeeded without findings. A failed job always gets at least one
+    finding (a ``recipe_fail`` when nothing else explains it).
+    """
+    return list(iter_findings(ctx))

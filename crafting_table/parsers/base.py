@@ -9,10 +9,12 @@ actor hands in before the worktree is removed.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
+
+from crafting_table.parsers.paths import relative_to_workdir
 
 Kind = Literal["lint", "cve", "test_fail", "recipe_fail"]
 Severity = Literal["error", "warning", "info"]
@@ -76,3 +78,81 @@ class ParseContext:
     workdir: Path
     log: LogSource
     reports_dir: Path | None = None
+
+
+RECIPES: tuple[str, ...] = ("build", "test", "lint", "audit")
+
+_PLACE_CACHE = 4096
+"""The recipe kinds a subproject may define."""
+
+
+class ToolParser:
+    """Reads one tool's output out of a log; subclassed once per format.
+
+    :func:`crafting_table.parsers.parse_job` makes one instance per job and
+    feeds it, in log order, every JSON value (:meth:`feed_json`, when
+    ``wants_json``) and every cleaned text line (:meth:`feed_text`, when
+    ``wants_text``), then calls :meth:`finish` once. Each returns the
+    findings it can already give; a parser keeps state between calls only
+    as far as its format needs (a test section, an open diagnostic).
+
+    A parser recognises its tool by content: a value or line that is not
+    its tool's output is ignored, so several parsers can share one log.
+    ``recipes`` names the recipes for which it is consulted at all (None:
+    every recipe). None of the methods may raise on any input.
+    """
+
+    tool: ClassVar[str] = "unknown"
+    recipes: ClassVar[frozenset[str] | None] = None
+    only_if_none_of: ClassVar[Kind | None] = None
+    """A kind: this parser's :meth:`finish` is skipped when earlier parsers
+    already found findings of that kind (a report that repeats the log)."""
+    wants_json: ClassVar[bool] = False
+    wants_text: ClassVar[bool] = False
+
+    def __init__(self, ctx: ParseContext) -> None:
+        self.ctx = ctx
+        self._workdir = str(ctx.workdir)
+        # Logs name the same few files over and over; normalising each path
+        # once is a measurable part of reading a large log.
+        self._place_cache: dict[str, tuple[str | None, bool]] = {}
+
+    def feed_json(self, value: Any) -> Iterable[Finding]:
+        """Findings from one JSON value (a document or an array element)."""
+        return ()
+
+    def feed_text(self, line: str) -> Iterable[Finding]:
+        """Findings completed by one text line."""
+        return ()
+
+    def finish(self) -> Iterable[Finding]:
+        """Findings still held when the log ends (or could not be read)."""
+        return ()
+
+    def place(self, path: str | None) -> tuple[str | None, bool]:
+        """``(file, outside)`` for a path the tool printed; see ``paths``."""
+        if not path:
+            return None, False
+        known = self._place_cache.get(path)
+        if known is None:
+            known = relative_to_workdir(path, self._workdir)
+            if len(self._place_cache) < _PLACE_CACHE:
+                self._place_cache[path] = known
+        return known
+
+
+def as_int(value: object) -> int | None:
+    """``value`` if it is a positive int (a line or column), else None."""
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    return None
+
+
+def as_str(value: object) -> str | None:
+    """``value`` if it is a non-empty string, else None."""
+    return value if isinstance(value, str) and value else None
+
+
+def first_line(text: str, limit: int = 1000) -> str:
+    """The first line of a message, cut to ``limit`` characters."""
+    return text.strip().split("\n", 1)[0][:limit]

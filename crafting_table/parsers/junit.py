@@ -1,0 +1,115 @@
+"""JUnit XML reports written by the recipe into its report folder.
+
+Every ``testcase`` with a ``failure`` or ``error`` child is a ``test_fail``
+finding named ``classname.name`` (or ``name``), placed by the ``file`` and
+``line`` attributes that pytest (xunit1), Jest and others add. The files
+are consulted only when the log itself named no failed test: most runners
+print what they also write to the report.
+
+The files are read with the standard library's streaming parser. They are
+written by code under test, so a file that declares a DTD (which JUnit
+reports never need, and entity expansion attacks do) is skipped unread.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ElementTree
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import ClassVar
+
+from crafting_table.parsers.base import (
+    Finding,
+    Kind,
+    ToolParser,
+    as_str,
+    first_line,
+)
+
+__all__ = ["JunitParser", "junit_files"]
+
+_PROLOG_BYTES = 64 * 1024
+
+
+def junit_files(folder: Path) -> Iterator[Path]:
+    """The ``*.xml`` files in a report folder, in name order; never raises."""
+    try:
+        paths = sorted(folder.rglob("*.xml"))
+    except OSError:
+        return
+    for path in paths:
+        if path.is_file():
+            yield path
+
+
+def _declares_dtd(path: Path) -> bool:
+    with path.open("rb") as handle:
+        prolog = handle.read(_PROLOG_BYTES)
+    return b"<!DOCTYPE" in prolog or b"<!ENTITY" in prolog
+
+
+class JunitParser(ToolParser):
+    """Failed and errored test cases from JUnit XML files."""
+
+    tool: ClassVar[str] = "junit"
+    # A JUnit file usually repeats what the test runner printed; it speaks
+    # only when the log did not say which tests failed.
+    only_if_none_of: ClassVar[Kind | None] = "test_fail"
+
+    def finish(self) -> Iterable[Finding]:
+        if self.ctx.reports_dir is None:
+            return []
+        findings: list[Finding] = []
+        for path in junit_files(self.ctx.reports_dir):
+            try:
+                if _declares_dtd(path):
+                    continue
+                findings.extend(self._file(path))
+            except (OSError, ElementTree.ParseError, ValueError):
+                # A half-written report: keep the test cases read so far.
+                continue
+        return findings
+
+    def _file(self, path: Path) -> list[Finding]:
+        findings = []
+        # S314: the file was checked for a DTD above; without one expat
+        # expands no entities.
+        events = ElementTree.iterparse(str(path), events=("end",))  # noqa: S314
+        try:
+            for _, element in events:
+                if element.tag != "testcase":
+                    continue
+                finding = self._case(element)
+                if finding is not None:
+                    findings.append(finding)
+                element.clear()
+        except ElementTree.ParseError:
+            pass
+        return findings
+
+    def _case(self, case: ElementTree.Element) -> Finding | None:
+        problem = case.find("failure")
+        outcome = "failure"
+        if problem is None:
+            problem = case.find("error")
+            outcome = "error"
+        if problem is None:
+            return None
+        name = case.get("name") or "?"
+        classname = case.get("classname")
+        test_id = f"{classname}.{name}" if classname else name
+        detail = (
+            as_str(problem.get("message")) or first_line(problem.text or "") or outcome
+        )
+        file, outside = self.place(as_str(case.get("file")))
+        line = case.get("line")
+        return Finding(
+            kind="test_fail",
+            severity="error",
+            message=f"{test_id}: {first_line(detail)}"[:1000],
+            file=file,
+            line=int(line) if line and line.isdigit() and int(line) > 0 else None,
+            outside=outside,
+            tool=self.tool,
+            raw={"test_id": test_id, "outcome": outcome, "type": problem.get("type")},
+        )
