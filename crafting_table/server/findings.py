@@ -9,15 +9,18 @@ ones; ``?fixed=1`` lists instead the previous run's findings that are gone.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from pydantic import BaseModel, Field
-from quart import Blueprint
+from quart import Blueprint, Response
 from quart_schema import validate_querystring, validate_response
 
+from crafting_table import __version__
 from crafting_table.ledger import findings as finding_store
 from crafting_table.models import Strict
 from crafting_table.parsers.base import Kind, Severity
+from crafting_table.sarif_export import to_sarif
 from crafting_table.server.access import visible_job
 from crafting_table.server.app import context
 
@@ -69,25 +72,38 @@ def _keep(row: Any, query: FindingQuery) -> bool:
     return query.severity is None or row.severity == query.severity
 
 
+async def _selected(job_id: str, query: FindingQuery) -> tuple[list[Any], Any]:
+    """The findings ``query`` selects, each with its state, and the previous job."""
+    job = await visible_job(job_id)
+    states, fixed, previous = await context().ledger.read(finding_store.with_state, job)
+    if query.fixed:
+        rows = [(row, "fixed") for row in fixed]
+    else:
+        rows = [(r, state) for r, state in states if not query.new or state == "new"]
+    return [(row, state) for row, state in rows if _keep(row, query)], previous
+
+
 @blueprint.get("/jobs/<job_id>/findings")
 @validate_querystring(FindingQuery)
 @validate_response(FindingList)
 async def list_findings(job_id: str, query_args: FindingQuery) -> FindingList:
     """The job's findings with their state against the previous run."""
-    job = await visible_job(job_id)
-    states, fixed, previous = await context().ledger.read(finding_store.with_state, job)
-    query = query_args
-    if query.fixed:
-        rows = [(row, "fixed") for row in fixed]
-    else:
-        rows = [
-            (row, state) for row, state in states if not query.new or state == "new"
-        ]
+    rows, previous = await _selected(job_id, query_args)
     return FindingList(
-        findings=[
-            FindingOut(**row.to_dict(), state=state)
-            for row, state in rows
-            if _keep(row, query)
-        ],
+        findings=[FindingOut(**row.to_dict(), state=state) for row, state in rows],
         previous_job_id=previous.id if previous else None,
     )
+
+
+@blueprint.get("/jobs/<job_id>/findings.sarif")
+@validate_querystring(FindingQuery)
+async def sarif(job_id: str, query_args: FindingQuery) -> Response:
+    """The same findings as a SARIF 2.1.0 log, for code-scanning viewers.
+
+    Takes the same filters as ``/jobs/{id}/findings``. Paths are relative
+    to the subproject, which SARIF calls ``SRCROOT``.
+    """
+    rows, _ = await _selected(job_id, query_args)
+    log = to_sarif([row.to_dict() for row, _ in rows], tool_version=__version__)
+    body = json.dumps(log, ensure_ascii=False)
+    return Response(body, mimetype="application/sarif+json")

@@ -1,0 +1,100 @@
+"""Findings through the API: states across runs, filters, and SARIF out."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jsonschema
+import pytest
+
+from tests.support import Repo, register, run_job
+
+SCHEMA = (
+    Path(__file__).resolve().parents[3]
+    / "shared"
+    / "schemas"
+    / "sarif-2.1.0-rtm.5.json"
+)
+RUFF = f"{sys.executable} -m ruff check --no-cache --output-format=json ."
+
+
+async def lint(admin: httpx.AsyncClient) -> dict[str, Any]:
+    body = await run_job(admin, "demo", recipe="lint")
+    assert body["job"]["status"] == "failed", body
+    return body["job"]
+
+
+async def findings(
+    admin: httpx.AsyncClient, job_id: str, **params: str
+) -> list[dict[str, Any]]:
+    answer = await admin.get(f"/jobs/{job_id}/findings", params=params)
+    assert answer.status_code == 200, answer.text
+    rows: list[dict[str, Any]] = answer.json()["findings"]
+    return rows
+
+
+async def test_line_shifts_are_neither_new_nor_fixed(
+    admin: httpx.AsyncClient, make_repo: Any
+) -> None:
+    repo: Repo = make_repo({"app.py": "import os\nimport sys\n\nprint('hi')\n"})
+    await register(admin, repo, language="python", lint=RUFF)
+
+    first = await lint(admin)
+    repo.write(
+        {"app.py": "# one\n# two\n# three\nimport os\nimport sys\n\nprint('hi')\n"}
+    )
+    shifted = await lint(admin)
+    repo.write({"app.py": "# one\n# two\n# three\nimport os\n\nprint('hi')\n"})
+    fixed_one = await lint(admin)
+
+    before = await findings(admin, first["id"])
+    after = await findings(admin, shifted["id"])
+    assert first["findings_count"] == len(before) == 2
+    assert {f["code"] for f in before} == {"F401"}
+    assert {f["state"] for f in before} == {"new"}
+    assert {f["state"] for f in after} == {"persisting"}
+    assert [f["line"] for f in after] == [4, 5]
+    assert {f["fingerprint"] for f in after}.isdisjoint(
+        {f["fingerprint"] for f in before}
+    )
+    assert {f["identity"] for f in after} == {f["identity"] for f in before}
+    assert await findings(admin, shifted["id"], new="1") == []
+    assert await findings(admin, shifted["id"], fixed="1") == []
+    gone = await findings(admin, fixed_one["id"], fixed="1")
+    assert [f["message"] for f in gone] == [
+        f["message"] for f in after if "sys" in f["message"]
+    ]
+    assert all(f["state"] == "fixed" for f in gone)
+
+
+async def test_filters(admin: httpx.AsyncClient, make_repo: Any) -> None:
+    repo: Repo = make_repo({"app.py": "import os\n"})
+    await register(admin, repo, language="python", lint=RUFF)
+    job = await lint(admin)
+
+    assert len(await findings(admin, job["id"], kind="lint")) == 1
+    assert await findings(admin, job["id"], kind="cve") == []
+    bad = await admin.get(f"/jobs/{job['id']}/findings", params={"kind": "nope"})
+    assert bad.status_code == 422
+
+
+@pytest.mark.skipif(
+    not SCHEMA.exists(), reason="the SARIF schema is kept beside the repository"
+)
+async def test_sarif_export_is_valid(admin: httpx.AsyncClient, make_repo: Any) -> None:
+    repo: Repo = make_repo({"app.py": "import os\nimport sys\n"})
+    await register(admin, repo, language="python", lint=RUFF)
+    job = await lint(admin)
+
+    answer = await admin.get(f"/jobs/{job['id']}/findings.sarif")
+
+    assert answer.headers["content-type"].startswith("application/sarif+json")
+    log = answer.json()
+    jsonschema.Draft4Validator(json.loads(SCHEMA.read_text())).validate(log)
+    results = [r for run in log["runs"] for r in run["results"]]
+    assert len(results) == 2
+    assert {r["ruleId"] for r in results} == {"F401"}
