@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from crafting_table.errors import Unprocessable
 from crafting_table.ledger import Ledger
@@ -23,13 +24,44 @@ async def enqueue(
     sha: str | None,
     trigger: str = "api",
     retry_of: str | None = None,
+    snapshot: dict[str, Any] | None = None,
 ) -> JobRow:
     """Snapshot the recipe, commit the job as queued, and wake the Runner.
 
     Raises :class:`Unprocessable` naming the subproject or recipe when the
     project does not define it. The job is committed before this returns,
-    so an answer built from it survives a crash.
+    so an answer built from it survives a crash. ``snapshot`` (a retry, or
+    the verify run of a patch) reuses an earlier job's recipe as it was,
+    whatever the project says now.
     """
+    if snapshot is None:
+        snapshot = _snapshot(project, recipe, subproject)
+    path = str(snapshot.get("path", "."))
+    now = time.time()
+    job_id = job_store.new_job_id(now)
+    row = await ledger.write(
+        job_store.insert,
+        job_id=job_id,
+        project=project.name,
+        owner=project.owner,
+        subproject=path,
+        recipe=recipe,
+        ref=ref,
+        sha=sha.lower() if sha else None,
+        snapshot=snapshot,
+        log_path=f"logs/{project.name}/{job_id}.log",
+        now=now,
+        trigger=trigger,
+        retry_of=retry_of,
+    )
+    await runner.tell(JobQueued(job_id=job_id))
+    return row
+
+
+def _snapshot(
+    project: ProjectRow, recipe: str, subproject: str | None
+) -> dict[str, Any]:
+    """The recipe as the project defines it now; 422 naming what is missing."""
     sub = project.spec.subproject(subproject)
     if sub is None:
         known = ", ".join(repr(s.path) for s in project.spec.subprojects)
@@ -42,27 +74,7 @@ async def enqueue(
     if command is None:
         raise Unprocessable(
             f"subproject {sub.path!r} of {project.name!r} defines no "
-            f"{recipe!r} recipe; "
-            f"it defines {', '.join(sub.recipes()) or 'none'}",
+            f"{recipe!r} recipe; it defines {', '.join(sub.recipes()) or 'none'}",
             field="recipe",
         )
-    snapshot = {**sub.model_dump(), "recipe": recipe, "command": command}
-    now = time.time()
-    job_id = job_store.new_job_id(now)
-    row = await ledger.write(
-        job_store.insert,
-        job_id=job_id,
-        project=project.name,
-        owner=project.owner,
-        subproject=sub.path,
-        recipe=recipe,
-        ref=ref,
-        sha=sha.lower() if sha else None,
-        snapshot=snapshot,
-        log_path=f"logs/{project.name}/{job_id}.log",
-        now=now,
-        trigger=trigger,
-        retry_of=retry_of,
-    )
-    await runner.tell(JobQueued(job_id=job_id))
-    return row
+    return {**sub.model_dump(), "recipe": recipe, "command": command}
