@@ -81,7 +81,6 @@ class Settings(BaseSettings):
     # Jobs and their processes.
     max_log_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
-    default_timeout_secs: int = Field(default=1800, ge=1)
     kill_grace_secs: float = Field(default=10.0, ge=0)
     shutdown_grace_secs: float = Field(default=20.0, ge=0)
     git_timeout_secs: float = Field(default=600.0, gt=0)
