@@ -1,0 +1,312 @@
+"""API load: reads against a big ledger, and many watchers of one chatty job.
+
+Run by hand (not part of the test suite)::
+
+    .venv/bin/python bench/api.py --dir /dev/shm/ct-api
+
+In one run, with the service and a minimal hypercorn app (answering a
+constant) each in its own process, and the load from this process:
+
+* 100 concurrent clients on ``GET /jobs/{id}`` and on ``GET /jobs?limit=50``
+  against a ledger of 10,000 finished jobs, and on the minimal app;
+* 200 websocket watchers of one job whose recipe prints a timestamped line
+  every 20 ms: the delay from the recipe writing a line to each watcher
+  receiving it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import trio
+from trio_websocket import open_websocket_url
+
+from crafting_table.ledger import connect, migrate
+from crafting_table.ledger import jobs as job_store
+
+MINIMAL_APP = """
+async def app(scope, receive, send):
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            else:
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": b'{"ok": true}'})
+"""
+
+# Prints "tick <unix time>" every 20 ms for about eight seconds.
+CHATTY = (
+    "python3 -c 'import time\n"
+    "for i in range(400):\n"
+    '    print("tick", repr(time.time()), flush=True)\n'
+    "    time.sleep(0.02)'"
+)
+
+
+def seed(data: Path, jobs: int) -> list[str]:
+    """A ledger with one project and ``jobs`` finished jobs; their ids."""
+    data.mkdir(parents=True, exist_ok=True)
+    conn = connect(data / "ledger.sqlite3")
+    migrate(conn)
+    spec = {
+        "name": "bench",
+        "git_url": "/nonexistent",
+        "subprojects": [{"path": ".", "test": CHATTY}],
+    }
+    now = time.time()
+    conn.execute(
+        "INSERT INTO projects VALUES ('bench', 'admin', ?, ?, ?)",
+        (json.dumps(spec), now, now),
+    )
+    ids = []
+    (data / "logs" / "bench").mkdir(parents=True, exist_ok=True)
+    conn.execute("BEGIN")
+    for index in range(jobs):
+        job_id = job_store.new_job_id(now - jobs + index)
+        ids.append(job_id)
+        log = f"logs/bench/{job_id}.log"
+        (data / log).write_text("".join(f"line {n}\n" for n in range(300)))
+        conn.execute(
+            "INSERT INTO jobs (id, project_name, owner, subproject, recipe, status,"
+            " exit_code, recipe_snapshot_json, created_at, started_at, finished_at,"
+            " log_path, log_bytes) VALUES (?, 'bench', 'admin', '.', 'test',"
+            " 'succeeded', 0, '{}', ?, ?, ?, ?, 2690)",
+            (job_id, now, now, now, log),
+        )
+    conn.execute("COMMIT")
+    conn.close()
+    return ids
+
+
+def start(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    handle = open(log, "ab")  # noqa: SIM115 - owned by the child
+    process = subprocess.Popen(argv, env=env, stdout=handle, stderr=handle)
+    handle.close()
+    return process
+
+
+async def wait_up(url: str) -> None:
+    async with httpx.AsyncClient() as client:
+        with trio.fail_after(60):
+            while True:
+                try:
+                    await client.get(url)
+                    return
+                except httpx.TransportError:
+                    await trio.sleep(0.1)
+
+
+async def load(
+    base: str, paths: list[str], headers: dict[str, str], clients: int, seconds: float
+) -> tuple[float, list[float], int]:
+    """Requests per second, latencies, and errors for ``clients`` loops."""
+    latencies: list[float] = []
+    errors = 0
+    deadline = trio.current_time() + seconds
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+
+    async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits) as http:
+
+        async def client() -> None:
+            nonlocal errors
+            while trio.current_time() < deadline:
+                started = time.perf_counter()
+                answer = await http.get(random.choice(paths))
+                latencies.append(time.perf_counter() - started)
+                if answer.status_code != 200:
+                    errors += 1
+
+        started = time.perf_counter()
+        async with trio.open_nursery() as nursery:
+            for _ in range(clients):
+                nursery.start_soon(client)
+        elapsed = time.perf_counter() - started
+    return len(latencies) / elapsed, latencies, errors
+
+
+def wrk(
+    base: str, paths: list[str], headers: dict[str, str], clients: int, seconds: float
+) -> tuple[float, float, float, int]:
+    """Requests/s, p50 and p99 (ms), and non-2xx count, measured by wrk."""
+    script = Path(f"/tmp/crafting-table-bench-{os.getpid()}.lua")
+    listed = ",".join(json.dumps(path) for path in paths)
+    script.write_text(
+        f"paths = {{{listed}}}\n"
+        "request = function() return wrk.format('GET', paths[math.random(#paths)]) end\n"
+    )
+    argv = ["wrk", "-t", "2", "-c", str(clients), "-d", f"{seconds:g}s", "--latency"]
+    argv += ["-s", str(script)]
+    for name, value in headers.items():
+        argv += ["-H", f"{name}: {value}"]
+    output = subprocess.run(
+        argv + [base], capture_output=True, text=True, check=True
+    ).stdout
+    script.unlink()
+
+    def millis(label: str) -> float:
+        value = output.split(label, 1)[1].split()[0]
+        for unit, factor in (("us", 0.001), ("ms", 1.0), ("s", 1000.0)):
+            if value.endswith(unit):
+                return float(value[: -len(unit)]) * factor
+        return float(value)
+
+    rate = float(output.split("Requests/sec:")[1].split()[0])
+    errors = 0
+    if "Non-2xx or 3xx responses:" in output:
+        errors = int(output.split("Non-2xx or 3xx responses:")[1].split()[0])
+    return rate, millis(" 50% "), millis(" 99% "), errors
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))] * 1000
+
+
+async def watchers(base: str, bearer: str, count: int) -> list[float]:
+    """Line delays (s) seen by ``count`` watchers of one chatty job."""
+    headers = {"Authorization": f"Bearer {bearer}"}
+    async with httpx.AsyncClient(base_url=base, headers=headers) as http:
+        answer = await http.post("/projects/bench/jobs", json={"recipe": "test"})
+        job_id = answer.json()["job_id"]
+    url = base.replace("http://", "ws://") + f"/jobs/{job_id}/log/ws"
+    delays: list[float] = []
+
+    async def watch() -> None:
+        async with open_websocket_url(
+            url, extra_headers=[(b"Authorization", f"Bearer {bearer}".encode())]
+        ) as ws:
+            while True:
+                message = json.loads(await ws.get_message())
+                now = time.time()
+                if message["type"] == "end":
+                    return
+                for line in message["lines"]:
+                    if line.startswith("tick "):
+                        delays.append(now - float(line.split()[1]))
+
+    with trio.fail_after(120):
+        async with trio.open_nursery() as nursery:
+            for _ in range(count):
+                nursery.start_soon(watch)
+    return delays
+
+
+async def main(root: Path, jobs: int, clients: int, seconds: float, count: int) -> None:
+    """Run every measurement and print the report."""
+    if root.exists():
+        shutil.rmtree(root)
+    root.mkdir(parents=True)
+    ids = seed(root / "data", jobs)
+    repo = root / "repo"
+    repo.mkdir()
+    env_git = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "b",
+        "GIT_AUTHOR_EMAIL": "b@x",
+        "GIT_COMMITTER_NAME": "b",
+        "GIT_COMMITTER_EMAIL": "b@x",
+    }
+    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=repo, check=True)
+    (repo / "README").write_text("bench\n")
+    subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
+    subprocess.run(["git", "commit", "-qm", "x"], cwd=repo, check=True, env=env_git)
+    conn = sqlite3.connect(root / "data" / "ledger.sqlite3")
+    spec = json.loads(conn.execute("SELECT spec_json FROM projects").fetchone()[0])
+    spec["git_url"] = str(repo)
+    conn.execute("UPDATE projects SET spec_json = ?", (json.dumps(spec),))
+    conn.commit()
+    conn.close()
+
+    env = {
+        **os.environ,
+        "CRAFTING_BIND": "127.0.0.1:18810",
+        "CRAFTING_DATA_DIR": str(root / "data"),
+        "CRAFTING_WORKSPACE_DIR": str(root / "workspace"),
+        "CRAFTING_CACHE_DIR": str(root / "caches"),
+        "CRAFTING_ALLOW_FILE_URLS": "always",
+        "CRAFTING_ACCESS_LOG": "false",
+        "CRAFTING_LOG_LEVEL": "WARNING",
+    }
+    (root / "minimal.py").write_text(MINIMAL_APP)
+    service = start(
+        [sys.executable, "-m", "crafting_table.cli.main", "serve"], env, root / "s.log"
+    )
+    minimal = start(
+        [
+            sys.executable,
+            "-m",
+            "hypercorn",
+            "--worker-class",
+            "trio",
+            "-b",
+            "127.0.0.1:18811",
+            "--access-logfile",
+            "-",
+            "minimal:app",
+        ],
+        {**os.environ, "PYTHONPATH": str(root)},
+        root / "m.log",
+    )
+    try:
+        await wait_up("http://127.0.0.1:18810/healthz")
+        await wait_up("http://127.0.0.1:18811/")
+        bearer = (root / "data" / "admin-bearer.txt").read_text().strip()
+        auth = {"Authorization": f"Bearer {bearer}"}
+        base = "http://127.0.0.1:18810"
+        runs = {
+            "minimal hypercorn app": await load(
+                "http://127.0.0.1:18811", ["/"], {}, clients, seconds
+            ),
+            "GET /jobs/{id}": await load(
+                base, [f"/jobs/{i}" for i in ids[-2000:]], auth, clients, seconds
+            ),
+            "GET /jobs?limit=50": await load(
+                base, ["/jobs?limit=50"], auth, clients, seconds
+            ),
+        }
+        delays = await watchers(base, bearer, count)
+    finally:
+        for process in (service, minimal):
+            process.send_signal(signal.SIGTERM)
+            process.wait(60)
+
+    print(f"ledger {jobs} jobs; {clients} concurrent clients for {seconds:g} s each")
+    tool = "wrk" if shutil.which("wrk") else "httpx (install wrk for a faster client)"
+    print(f"load generator: {tool}")
+    for name, (rate, p50, p99, errors) in runs.items():
+        print(
+            f"{name:<24} {rate:8.0f} req/s   p50 {p50:6.1f} ms"
+            f"   p99 {p99:6.1f} ms   errors {errors}"
+        )
+    print(
+        f"{count} watchers, {len(delays)} line deliveries: delay p50 "
+        f"{pct(delays, 0.5):.1f} ms, p99 {pct(delays, 0.99):.1f} ms, "
+        f"max {max(delays) * 1000:.1f} ms"
+    )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--dir", type=Path, default=Path("/dev/shm/crafting-table-api"))
+    parser.add_argument("--jobs", type=int, default=10_000)
+    parser.add_argument("--clients", type=int, default=100)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--watchers", type=int, default=200)
+    args = parser.parse_args()
+    trio.run(main, args.dir, args.jobs, args.clients, args.seconds, args.watchers)
