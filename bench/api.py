@@ -148,14 +148,16 @@ def wrk(
     listed = ",".join(json.dumps(path) for path in paths)
     script.write_text(
         f"paths = {{{listed}}}\n"
-        "request = function() return wrk.format('GET', paths[math.random(#paths)]) end\n"
+        "request = function()\n"
+        "  return wrk.format('GET', paths[math.random(#paths)])\n"
+        "end\n"
     )
     argv = ["wrk", "-t", "2", "-c", str(clients), "-d", f"{seconds:g}s", "--latency"]
     argv += ["-s", str(script)]
     for name, value in headers.items():
         argv += ["-H", f"{name}: {value}"]
     output = subprocess.run(
-        argv + [base], capture_output=True, text=True, check=True
+        [*argv, base], capture_output=True, text=True, check=True
     ).stdout
     script.unlink()
 
