@@ -7,7 +7,8 @@
 # Layers run from what changes least to what changes most: Debian packages,
 # the users, one layer per downloaded toolchain, the Python tools, Nix, then
 # the service's dependencies (from pyproject.toml) and last its source, so a
-# change to the service rebuilds only the last two layers.
+# change to the service's code rebuilds only the layers after the toolchains
+# and dependencies.
 #
 # Every download is pinned by version and checked against the digest its
 # publisher prints next to it, kept in an ARG beside the version: bump both
@@ -58,8 +59,12 @@ RUN [ "$(dpkg --print-architecture)" = amd64 ] \
 
 # -- users ---------------------------------------------------------------------
 # crafter runs the service (and may sudo, to fix volume ownership at start);
-# recipe runs the recipes and owns nothing else. Both share the group
-# crafting, which owns the folders they both write.
+# recipe runs the recipes, without sudo, and owns only what recipes write:
+# the caches and the Nix store. Both share the group crafting, which owns
+# the folders they both write. Worktrees belong to crafter, so git would
+# refuse to work in them for recipe ("dubious ownership") and go build
+# would fail to stamp its version: recipe trusts every folder, crafter keeps
+# git's check.
 RUN groupadd --gid 1000 crafter \
     && useradd --uid 1000 --gid crafter --create-home --shell /bin/bash crafter \
     && groupadd --gid 1001 recipe \
@@ -73,7 +78,9 @@ RUN groupadd --gid 1000 crafter \
     && chown crafter:crafter /data && chmod 0700 /data \
     && chown crafter:crafting /workspace && chmod 2775 /workspace \
     && chown recipe:crafting /caches && chmod 2775 /caches \
-    && chown recipe:recipe /nix
+    && chown recipe:recipe /nix \
+    && printf '[safe]\n\tdirectory = *\n' >/home/recipe/.gitconfig \
+    && chown recipe:recipe /home/recipe/.gitconfig
 
 # -- Node 22 + npm, pnpm, tsx, eslint, typescript; Bun -------------------------
 # Bun comes from the npm registry (its per-platform binary is an optional
@@ -237,7 +244,8 @@ RUN curl -fsSLo /tmp/nix.tar.xz "https://releases.nixos.org/nix/nix-${NIX_VERSIO
     && nix_out="$(dirname "$(dirname "$(readlink -f /home/recipe/.nix-profile/bin/nix)")")" \
     && "${nix_out}/bin/nix" --version \
     && mkdir -p /opt/nix-seed/nix \
-    && runuser -u recipe -- "${nix_out}/bin/nix-store" --dump-db >/opt/nix-seed/reginfo \
+    && runuser -u recipe -- env HOME=/home/recipe "${nix_out}/bin/nix-store" --dump-db \
+        >/opt/nix-seed/reginfo \
     && echo "${nix_out}" >/opt/nix-seed/nix-path \
     && ln -s "${nix_out}"/bin/* /usr/local/bin/ \
     && mv /nix/store /nix/var /opt/nix-seed/nix/ \
@@ -289,8 +297,9 @@ ENV CRAFTING_BIND=0.0.0.0:8810 \
 VOLUME ["/data", "/workspace", "/caches", "/nix"]
 EXPOSE 8810
 
-# crafter, by number so that an orchestrator can tell it is not root.
-USER 1000:1000
+# crafter, by number so that an orchestrator can tell it is not root (and
+# without a group, so that its supplementary group crafting applies).
+USER 1000
 WORKDIR /home/crafter
 
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \

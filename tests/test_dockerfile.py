@@ -319,6 +319,9 @@ def test_service_runs_as_crafter_and_recipes_as_recipe() -> None:
     assert re.search(r"useradd --uid \d+ --gid recipe .*\brecipe\b", runs)
     assert "crafter ALL=(ALL) NOPASSWD: ALL" in runs
     assert not re.search(r"recipe\s+ALL=", runs)
+    # recipe may run git in crafter's worktrees; crafter keeps git's check.
+    assert "directory = *\\n' >/home/recipe/.gitconfig" in runs
+    assert "/etc/gitconfig" not in runs
     assert final_user in ("crafter", "1000", "1000:1000")
     assert ENV["CRAFTING_RECIPE_USER"] == "recipe"
 
