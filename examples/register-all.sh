@@ -13,9 +13,8 @@
 # placeholders REPLACE_WITH_GITEA_TOKEN and REPLACE_WITH_GIT_HOST are filled
 # in memory: the tokens are never written to disk, never appear on a command
 # line that ps could show, and never in what this script prints. The body
-# reaches curl on its standard input; the bearer header through a
-# here-document on descriptor 3, which dash and bash (5.1 and later) keep in
-# a pipe.
+# reaches curl on its standard input, the bearer header through a pipe on
+# descriptor 3.
 #
 # One line per project: "<name>: <HTTP status> registered", or the status
 # and the service's error message. Exit status 1 when any registration
@@ -103,16 +102,16 @@ register() {
         echo "$name: not sent, $file is not readable JSON"
         return 1
     fi
-    answer=$(python3 -c "$fill" "$file" |
-        curl --silent --show-error --max-time 30 \
-            --header 'Content-Type: application/json' \
-            --header @/dev/fd/3 \
-            --data-binary @- \
-            --write-out '\n%{http_code}' \
-            "$base_url/projects" 3<<EOF
-Authorization: Bearer $CRAFTING_TABLE_TOKEN
-EOF
-    )
+    # printf is a shell builtin: the bearer is in no process's arguments.
+    answer=$(printf 'Authorization: Bearer %s\n' "$CRAFTING_TABLE_TOKEN" | {
+        python3 -c "$fill" "$file" |
+            curl --silent --show-error --max-time 30 \
+                --header 'Content-Type: application/json' \
+                --header @/dev/fd/3 \
+                --data-binary @- \
+                --write-out '\n%{http_code}' \
+                "$base_url/projects"
+    } 3<&0)
     status=$(printf '%s\n' "$answer" | tail -n 1)
     body=$(printf '%s\n' "$answer" | sed '$d')
     case $status in
