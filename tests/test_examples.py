@@ -14,7 +14,6 @@ import os
 import sqlite3
 import subprocess
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -23,7 +22,7 @@ import trio
 
 from actors.serve import ServiceHandle
 from crafting_table.config import Settings
-from crafting_table.models import ProjectIn
+from crafting_table.models import ProjectIn, Subproject
 from crafting_table.urls import parse_git_url
 from tests.linters import linter
 
@@ -143,7 +142,7 @@ PARSED = {
 }
 
 
-def every_subproject() -> list[tuple[str, Any]]:
+def every_subproject() -> list[tuple[str, Subproject]]:
     """(id, subproject) for each subproject of each example."""
     return [
         (f"{path.stem}:{sub.path}", sub)
@@ -158,14 +157,14 @@ SUBPROJECTS = every_subproject()
 @pytest.mark.parametrize(
     "sub", [s for _, s in SUBPROJECTS], ids=[i for i, _ in SUBPROJECTS]
 )
-def test_recipes_produce_what_parsers_read(sub: Any) -> None:
+def test_recipes_produce_what_parsers_read(sub: Subproject) -> None:
     wanted = PARSED.get(sub.language)
     if wanted is None:
         # No parser of its own: the test results go to the reports folder.
-        assert "$CRAFTING_REPORTS" in sub.test
+        assert "$CRAFTING_REPORTS" in (sub.test or "")
         return
     for recipe, command in wanted.items():
-        assert command in sub.command(recipe), (recipe, sub.command(recipe))
+        assert command in (sub.command(recipe) or ""), (recipe, sub.command(recipe))
 
 
 # -- register-all.sh without a service: what curl is given ---------------------
