@@ -70,17 +70,20 @@ def parse_git_url(value: str) -> GitUrl:
     Refused: anything starting with ``-``, ``<transport>::`` forms such as
     ``ext::``, control characters, and userinfo that hides the real host.
     """
+    # Messages quote the URL with any credentials masked: they reach API
+    # answers and logs.
+    shown = _mask_userinfo(value)
     if _CONTROL.search(value):
         raise ValueError(
-            f"git_url {value!r} contains whitespace or a control character"
+            f"git_url {shown!r} contains whitespace or a control character"
         )
     if value.startswith("-"):
         raise ValueError(
-            f"git_url {value!r} starts with '-' and would be read as an option"
+            f"git_url {shown!r} starts with '-' and would be read as an option"
         )
     if "::" in value.split("/", 1)[0]:
         raise ValueError(
-            f"git_url {value!r} uses a '<transport>::' remote helper; use an "
+            f"git_url {shown!r} uses a '<transport>::' remote helper; use an "
             "https://, ssh:// or git:// URL"
         )
     if value.startswith("/"):
@@ -90,7 +93,7 @@ def parse_git_url(value: str) -> GitUrl:
         match = _SCP_LIKE.match(value)
         if not match:
             raise ValueError(
-                f"git_url {value!r} is not a URL; use https://host/org/repo.git, "
+                f"git_url {shown!r} is not a URL; use https://host/org/repo.git, "
                 "ssh://git@host/org/repo.git or an absolute path"
             )
         user = match["user"][:-1] if match["user"] else None
@@ -107,15 +110,15 @@ def parse_git_url(value: str) -> GitUrl:
         )
     if scheme == "file":
         if parts.netloc not in ("", "localhost"):
-            raise ValueError(f"git_url {value!r} names a remote host in a file:// URL")
+            raise ValueError(f"git_url {shown!r} names a remote host in a file:// URL")
         return GitUrl(url=value, scheme="file", host=None, username=None, password=None)
 
     netloc = parts.netloc
     userinfo, at, hostport = netloc.rpartition("@")
     if "@" in userinfo:
-        raise ValueError(f"git_url {value!r} has more than one '@' before the host")
+        raise ValueError(f"git_url {shown!r} has more than one '@' before the host")
     if not parts.hostname or hostport.startswith("-"):
-        raise ValueError(f"git_url {value!r} has no host")
+        raise ValueError(f"git_url {shown!r} has no host")
     username = password = None
     if at:
         name, colon, secret = userinfo.partition(":")
@@ -136,6 +139,21 @@ def parse_git_url(value: str) -> GitUrl:
         username=username,
         password=password,
     )
+
+
+def _mask_userinfo(value: str) -> str:
+    """Mask whatever sits between ``//`` and the last ``@`` before the path.
+
+    Works on strings too malformed for :func:`redact_url` to parse, which is
+    exactly when an error message quotes them.
+    """
+    head, sep, rest = value.partition("://")
+    if not sep:
+        return value
+    authority, slash, path = rest.partition("/")
+    if "@" not in authority:
+        return value
+    return f"{head}://***@{authority.rpartition('@')[2]}{slash}{path}"
 
 
 def check_git_url_shape(value: str) -> str:

@@ -118,3 +118,18 @@ def test_owner_and_repo() -> None:
     assert owner_and_repo("https://t@git.example/org/alpha.git") == ("org", "alpha")
     assert owner_and_repo("git@git.example:org/beta") == ("org", "beta")
     assert owner_and_repo("/srv/repo.git") is None
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        pytest.param("https://bot:tok-secret-1@x@y.example/r", id="two-at"),
+        pytest.param("https://bot:tok-secret-1@host/r\n", id="newline"),
+        pytest.param("ftp://bot:tok-secret-1@host/r", id="scheme"),
+    ],
+)
+def test_errors_never_quote_credentials(url: str) -> None:
+    with pytest.raises(ValueError) as refused:
+        parse_git_url(url)
+
+    assert "tok-secret-1" not in str(refused.value)
