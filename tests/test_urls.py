@@ -129,7 +129,7 @@ def test_owner_and_repo() -> None:
     ],
 )
 def test_errors_never_quote_credentials(url: str) -> None:
-    with pytest.raises(ValueError) as refused:
+    with pytest.raises(ValueError, match="git_url") as refused:
         parse_git_url(url)
 
     assert "tok-secret-1" not in str(refused.value)

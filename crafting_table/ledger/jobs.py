@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from crafting_table.ledger.pages import newest_first
 from crafting_table.models import JobOut
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -193,22 +194,13 @@ def list_visible(
     limit: int,
 ) -> list[JobRow]:
     """Jobs newest first; ``owner=None`` means every owner (admin)."""
-    clauses, params = [], []
-    for column, value in (
-        ("owner", owner),
-        ("project_name", project),
-        ("status", status),
-        ("recipe", recipe),
-    ):
-        if value is not None:
-            clauses.append(f"{column} = ?")
-            params.append(value)
-    if before is not None:
-        clauses.append("id < ?")
-        params.append(before)
-    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-    sql = f"SELECT * FROM jobs {where} ORDER BY id DESC LIMIT ?"  # noqa: S608
-    return [_row(r) for r in conn.execute(sql, (*params, limit))]
+    filters = {
+        "owner": owner,
+        "project_name": project,
+        "status": status,
+        "recipe": recipe,
+    }
+    return [_row(r) for r in newest_first(conn, "jobs", filters, before, limit)]
 
 
 @dataclass(frozen=True, slots=True)

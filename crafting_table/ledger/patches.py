@@ -6,6 +6,8 @@ import sqlite3
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from crafting_table.ledger.pages import newest_first
+
 
 @dataclass(frozen=True, slots=True)
 class PatchRow:
@@ -61,22 +63,10 @@ def list_visible(
     limit: int,
 ) -> list[PatchRow]:
     """Attempts newest first; ``owner=None`` means every owner (admin)."""
-    clauses: list[str] = []
-    params: list[object] = []
-    for column, value in (
-        ("owner", owner),
-        ("project_name", project),
-        ("status", status),
-    ):
-        if value is not None:
-            clauses.append(f"{column} = ?")
-            params.append(value)
-    if before is not None:
-        clauses.append("id < ?")
-        params.append(before)
-    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-    sql = f"SELECT * FROM patch_attempts {where} ORDER BY id DESC LIMIT ?"  # noqa: S608
-    return [_row(r) for r in conn.execute(sql, (*params, limit))]
+    filters = {"owner": owner, "project_name": project, "status": status}
+    return [
+        _row(r) for r in newest_first(conn, "patch_attempts", filters, before, limit)
+    ]
 
 
 def for_job(conn: sqlite3.Connection, job_id: str) -> list[PatchRow]:
