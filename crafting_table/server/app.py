@@ -56,8 +56,14 @@ class JsonRequest(TrioRequest):
     async def get_json(
         self, force: bool = True, silent: bool = False, cache: bool = True
     ) -> Any:
-        """Parse the body as JSON (always forced)."""
-        return await super().get_json(force=True, silent=silent, cache=cache)
+        """Parse the body as JSON (always forced); 400 when it is not UTF-8."""
+        try:
+            return await super().get_json(force=True, silent=silent, cache=cache)
+        except UnicodeDecodeError as exc:
+            raise BadRequest(
+                f"the request body is not UTF-8 ({exc.reason} at byte {exc.start}); "
+                "send JSON encoded as UTF-8"
+            ) from exc
 
     def on_json_loading_failed(self, error: Exception) -> Any:
         """Answer 400 with the parser's reason."""

@@ -16,6 +16,9 @@ from crafting_table.server.app import context
 
 blueprint = Blueprint("patches", __name__)
 
+# SQLite integers are 64-bit; a larger id cannot exist and must not reach it.
+MAX_ID = 2**63 - 1
+
 
 class PatchOut(BaseModel):
     """One patch attempt."""
@@ -98,7 +101,7 @@ async def list_patches(query_args: PatchQuery) -> PatchList:
     )
 
 
-@blueprint.get("/patches/<int:attempt_id>")
+@blueprint.get(f"/patches/<int(max={MAX_ID}):attempt_id>")
 @validate_response(PatchAnswer)
 async def show(attempt_id: int) -> PatchAnswer:
     """One patch attempt; 404 when missing or not the caller's."""
