@@ -181,6 +181,11 @@ def _install_gates(app: Quart, ctx: AppContext) -> None:
     @app.before_request
     async def _http_gate() -> None:
         g.started = time.monotonic()
+        # Read the body (bounded by MAX_CONTENT_LENGTH) before anything can
+        # answer early: a keep-alive connection whose request body was left
+        # unread behind an early 401 or 405 could stall the next request.
+        if request.content_length:
+            await request.get_data(cache=True)
         await gate(request.path, request.headers, _peer(request.remote_addr), [])
 
     @app.before_websocket
