@@ -98,6 +98,7 @@ def create_app(ctx: AppContext) -> Quart:
         docs,
         findings,
         health,
+        hooks,
         jobs,
         logs,
         patches,
@@ -115,6 +116,7 @@ def create_app(ctx: AppContext) -> Quart:
         logs,
         patches,
         digests,
+        hooks,
     )
     for module in blueprints:
         app.register_blueprint(module.blueprint)
