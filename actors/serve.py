@@ -29,6 +29,7 @@ from actors.notifier import Notifier, announce, digest_health
 from actors.parser import Parser
 from actors.runner import Runner, RunnerDeps
 from actors.scheduler import Scheduler
+from actors.statuses import StatusReporter
 from actors.supervisor import Supervisor
 from crafting_table import procs
 from crafting_table.auth import hash_bearer, mint_bearer
@@ -157,7 +158,7 @@ def _build(
 ) -> ServiceHandle:
     supervisor = Supervisor()
     workspace = Workspace(settings.workspace_dir, settings.git_timeout_secs)
-    names = ("runner", "parser", "gc", "notifier", "scheduler")
+    names = ("runner", "parser", "gc", "notifier", "scheduler", "statuses")
     inboxes = {name: Inbox(name) for name in names}
     refs = {name: inbox.ref() for name, inbox in inboxes.items()}
 
@@ -173,7 +174,9 @@ def _build(
     announce(settings)
     supervisor.add_actor(notifier, inboxes["notifier"])
     supervisor.add_actor(
-        lambda: Parser(ledger, settings.data_dir, listeners=[refs["notifier"]]),
+        lambda: Parser(
+            ledger, settings.data_dir, listeners=[refs["notifier"], refs["statuses"]]
+        ),
         inboxes["parser"],
     )
     deps = RunnerDeps(
@@ -184,6 +187,7 @@ def _build(
         parser=refs["parser"],
         secrets=settings.secrets,
         allow_file=lambda owner: settings.allow_file_urls != "never",
+        listeners=[refs["statuses"]],
     )
     supervisor.add_actor(lambda: Runner(deps), inboxes["runner"])
     supervisor.add_actor(
@@ -193,6 +197,7 @@ def _build(
         lambda: Scheduler(ledger, refs["runner"], wall_clock=wall_clock),
         inboxes["scheduler"],
     )
+    supervisor.add_actor(lambda: StatusReporter(settings, ledger), inboxes["statuses"])
 
     handle = ServiceHandle(
         settings=settings, ledger=ledger, supervisor=supervisor, refs=refs
