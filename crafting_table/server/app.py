@@ -101,6 +101,7 @@ def create_app(ctx: AppContext) -> Quart:
         hooks,
         jobs,
         logs,
+        metrics,
         patches,
         projects,
         tokens,
@@ -117,6 +118,7 @@ def create_app(ctx: AppContext) -> Quart:
         patches,
         digests,
         hooks,
+        metrics,
     )
     for module in blueprints:
         app.register_blueprint(module.blueprint)
