@@ -204,10 +204,6 @@ class Settings(BaseSettings):
 
     def secrets(self) -> list[str]:
         """Every secret value the service holds, for masking in logs."""
-        values = [
-            self.smtp_pass,
-            self.clawdforge_token,
-            self.gitea_token,
-            self.github_token,
-        ]
+        values = [self.smtp_pass, self.clawdforge_token, self.gitea_token]
+        values.append(self.github_token)
         return [v.get_secret_value() for v in values if v and v.get_secret_value()]

@@ -14,9 +14,10 @@ the fields both forges share; :func:`plan_push` turns a push into the
 
 Usage::
 
-    if not signature_valid("github", secret, body, headers.get(SIGNATURE)):
+    header = headers.get(SIGNATURE_HEADERS["github"])
+    if not signature_valid("github", secret, body, header):
         raise Unauthorized(...)
-    push = parse_push(body)
+    push = parse_push("github", body)
     for path, recipe in plan_push(project.spec, push):
         ...
 """

@@ -77,6 +77,11 @@ async def github(name: str) -> HookAnswer:
 
 async def _receive(forge: Forge, name: str) -> HookAnswer:
     ctx = context()
+    # The bytes exactly as signed: not cached, not decoded, no form parsing
+    # (get_data's cache, as_text and parse_form_data, in that order).
+    # TODO: deliveries share CRAFTING_MAX_BODY_BYTES with the API (1 MiB by
+    # default); a push listing many thousands of changed files is refused
+    # with 413 and runs nothing.
     body = await request.get_data(False, False, False)
     project = await ctx.ledger.read(project_store.get, name)
     secret = project.spec.webhook_secret if project is not None else None
