@@ -11,7 +11,8 @@ A post that fails on the network, a 5xx or a 429 is retried with doubling
 back-off, :data:`ATTEMPTS` times in all; other refusals (a bad token, an
 unknown repository) are logged once. The final post waits for the pending
 one, so the forge never ends up showing ``pending`` over a finished job.
-A job that ended before it started (canceled while queued) posts nothing.
+A job that ended before it started (canceled while queued) posts nothing,
+and neither does the patch loop's verify run, whose commit is not pushed.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from crafting_table.models import TERMINAL_STATUSES
 
 logger = logging.getLogger(__name__)
 
+VERIFY_TRIGGER = "verify"
 ATTEMPTS = 5
 BACKOFF_INITIAL = 1.0
 BACKOFF_MAX = 60.0
@@ -144,7 +146,8 @@ class StatusReporter(Actor):
 
     async def _report(self, job_id: str, followed: _Followed) -> None:
         job = await self.ledger.read(job_store.get, job_id)
-        if job is None:
+        # A patch loop's verify run tests a commit the forge has not got yet.
+        if job is None or job.trigger == VERIFY_TRIGGER:
             return
         project = await self.ledger.read(project_store.get, job.project_name)
         if project is None or not project.spec.commit_status:

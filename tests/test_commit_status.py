@@ -30,7 +30,9 @@ from crafting_table.commit_status import (
     target_for,
 )
 from crafting_table.config import Settings
+from crafting_table.enqueue import enqueue as enqueue_job
 from crafting_table.errors import ForgeError
+from crafting_table.ledger import projects as project_store
 from crafting_table.ledger.jobs import JobRow
 from tests.digest_service import running
 from tests.forge_server import StandInForge, stand_in_forge
@@ -442,3 +444,32 @@ async def test_github_statuses(
     assert final.body["context"] == "crafting-table/lib/lint"
     # The generic parser's one finding for a failed recipe.
     assert final.body["description"] == "lint failed with exit 3, 1 finding(s)"
+
+
+async def test_a_verify_run_posts_nothing(
+    settings: Settings, forge: tuple[StandInForge, Repo]
+) -> None:
+    server, _ = forge
+    async with running(gitea_settings(settings, server)) as (handle, client):
+        await register_app(client, server)
+        project = await handle.ledger.read(project_store.get, "app")
+        assert project is not None
+        # The patch loop's verify run, enqueued the way the Patcher does.
+        verify = await enqueue_job(
+            handle.ledger,
+            handle.refs["runner"],
+            project,
+            recipe="test",
+            subproject=None,
+            ref="main",
+            sha=None,
+            trigger="verify",
+        )
+        first = await wait_job(client, verify.id)
+        second = await wait_job(client, await enqueue(client, "app", recipe="test"))
+        await server.wait_for(1)
+
+    assert first["job"]["status"] == second["job"]["status"] == "succeeded"
+    assert {p.body["target_url"] for p in server.statuses} == {
+        f"{PUBLIC}/jobs/{second['job']['id']}"
+    }
