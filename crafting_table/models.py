@@ -227,6 +227,11 @@ class Schedule(Strict):
 
         return check_tz(value)
 
+    @field_validator("subproject")
+    @classmethod
+    def _subproject(cls, value: str | None) -> str | None:
+        return None if value is None else _subproject_path(value)
+
 
 class ProjectIn(Strict):
     """Body of ``POST /projects`` and ``PUT /projects/{name}``.

@@ -139,3 +139,15 @@ async def _wait_jobs(client: httpx.AsyncClient, count: int) -> list[dict[str, An
             if len(jobs) >= count:
                 return jobs
             await trio.sleep(0.05)
+
+
+async def test_a_schedule_names_its_subproject_like_a_job(
+    admin: httpx.AsyncClient, make_repo: Any
+) -> None:
+    repo: Repo = make_repo()
+    schedule = {"cron": "0 3 * * *", "recipe": "build", "subproject": "docs/"}
+
+    answer = await admin.post("/projects", json=body(repo.url, schedule))
+
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["project"]["schedules"][0]["subproject"] == "docs"
