@@ -202,8 +202,11 @@ class Runner(Actor):
                 self.started_count += 1
                 logger.info("job %s (%s) started", job.id, job.project_name)
                 self.nursery.start_soon(self._run, entry, name=f"job:{job.id}")
+                # Told from a task of its own: a listener's full inbox must
+                # not hold up the queue.
                 for listener in self.deps.listeners:
-                    await listener.tell(JobStarted(job.id, job.project_name))
+                    started = JobStarted(job.id, job.project_name)
+                    self.nursery.start_soon(listener.tell, started)
             self.queued_seen = await self.deps.ledger.read(job_store.queued_count)
 
     def _log_path(self, job: JobRow) -> Path:
