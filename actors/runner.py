@@ -41,6 +41,7 @@ from crafting_table.messages import (
     CancelJob,
     Drain,
     JobQueued,
+    JobStarted,
     ParseJob,
     ProjectDeleted,
     Ref,
@@ -106,6 +107,8 @@ class RunnerDeps:
     parser: Ref
     secrets: Callable[[], list[str]] = list
     allow_file: Callable[[str], bool] = lambda owner: False
+    # Told JobStarted for every job claimed (commit status, ...).
+    listeners: list[Ref] = field(default_factory=list)
 
 
 class Runner(Actor):
@@ -141,8 +144,8 @@ class Runner(Actor):
             case JobQueued() | Tick():
                 await self._dispatch()
                 return None
-            case CancelJob(job_id=job_id):
-                return await self._cancel(job_id)
+            case CancelJob(job_id=job_id, queued_only=queued_only):
+                return await self._cancel(job_id, queued_only)
             case WatchLog(job_id=job_id):
                 return await self._feed_for(job_id)
             case Drain(grace=grace):
@@ -199,13 +202,20 @@ class Runner(Actor):
                 self.started_count += 1
                 logger.info("job %s (%s) started", job.id, job.project_name)
                 self.nursery.start_soon(self._run, entry, name=f"job:{job.id}")
+                # Told from a task of its own: a listener's full inbox must
+                # not hold up the queue.
+                for listener in self.deps.listeners:
+                    started = JobStarted(job.id, job.project_name)
+                    self.nursery.start_soon(listener.tell, started)
             self.queued_seen = await self.deps.ledger.read(job_store.queued_count)
 
     def _log_path(self, job: JobRow) -> Path:
         return self.settings.data_dir / job.log_path
 
-    async def _cancel(self, job_id: str) -> str | None:
+    async def _cancel(self, job_id: str, queued_only: bool = False) -> str | None:
         entry = self.running.get(job_id)
+        if entry is not None and queued_only:
+            return None
         if entry is not None:
             entry.stop("canceled")
             return "canceling"

@@ -28,6 +28,8 @@ from actors.kernel import ActorRef, Inbox
 from actors.notifier import Notifier, announce, digest_health
 from actors.parser import Parser
 from actors.runner import Runner, RunnerDeps
+from actors.scheduler import Scheduler
+from actors.statuses import StatusReporter
 from actors.supervisor import Supervisor
 from crafting_table import procs
 from crafting_table.auth import hash_bearer, mint_bearer
@@ -122,7 +124,8 @@ async def run_service(
     """Run the service until :meth:`ServiceHandle.stop`; see the module docstring.
 
     ``wall_clock`` (aware datetimes; default: the system clock) is what the
-    digest schedule reads to decide which day it is.
+    digest schedule reads to decide which day it is, and what the project
+    schedules are fired by.
     """
     settings = absolute(settings)
     prepare_folders(settings)
@@ -155,7 +158,7 @@ def _build(
 ) -> ServiceHandle:
     supervisor = Supervisor()
     workspace = Workspace(settings.workspace_dir, settings.git_timeout_secs)
-    names = ("runner", "parser", "gc", "notifier")
+    names = ("runner", "parser", "gc", "notifier", "scheduler", "statuses")
     inboxes = {name: Inbox(name) for name in names}
     refs = {name: inbox.ref() for name, inbox in inboxes.items()}
 
@@ -171,7 +174,9 @@ def _build(
     announce(settings)
     supervisor.add_actor(notifier, inboxes["notifier"])
     supervisor.add_actor(
-        lambda: Parser(ledger, settings.data_dir, listeners=[refs["notifier"]]),
+        lambda: Parser(
+            ledger, settings.data_dir, listeners=[refs["notifier"], refs["statuses"]]
+        ),
         inboxes["parser"],
     )
     deps = RunnerDeps(
@@ -182,11 +187,17 @@ def _build(
         parser=refs["parser"],
         secrets=settings.secrets,
         allow_file=lambda owner: settings.allow_file_urls != "never",
+        listeners=[refs["statuses"]],
     )
     supervisor.add_actor(lambda: Runner(deps), inboxes["runner"])
     supervisor.add_actor(
         lambda: Gc(settings, ledger, workspace, refs["runner"]), inboxes["gc"]
     )
+    supervisor.add_actor(
+        lambda: Scheduler(ledger, refs["runner"], wall_clock=wall_clock),
+        inboxes["scheduler"],
+    )
+    supervisor.add_actor(lambda: StatusReporter(settings, ledger), inboxes["statuses"])
 
     handle = ServiceHandle(
         settings=settings, ledger=ledger, supervisor=supervisor, refs=refs

@@ -113,6 +113,11 @@ class Settings(BaseSettings):
     patcher_branch_prefix: str = "crafting-table/auto/"
     patcher_max_diff_lines: int = Field(default=400, ge=1)
 
+    # Triggers and commit status.
+    github_token: SecretStr | None = None
+    github_api_url: str = "https://api.github.com"
+    webhook_retention_days: int = Field(default=30, ge=1, le=3650)
+
     @field_validator(
         "lan_cidrs", "trusted_proxies", "git_hosts", "recipe_env", mode="before"
     )
@@ -199,4 +204,5 @@ class Settings(BaseSettings):
     def secrets(self) -> list[str]:
         """Every secret value the service holds, for masking in logs."""
         values = [self.smtp_pass, self.clawdforge_token, self.gitea_token]
+        values.append(self.github_token)
         return [v.get_secret_value() for v in values if v and v.get_secret_value()]

@@ -63,9 +63,14 @@ class JobQueued:
 
 @dataclass(frozen=True, slots=True)
 class CancelJob(Ask[str | None]):
-    """Cancel a queued or running job; answers the status it ends in."""
+    """Cancel a queued or running job; answers the status it ends in.
+
+    With ``queued_only`` a job that has started is left alone (answer
+    None): a superseded push cancels only what has not begun.
+    """
 
     job_id: str
+    queued_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +96,14 @@ class Drain(Ask[None]):
     seconds, then cancel the rest. Queued jobs stay queued."""
 
     grace: float
+
+
+@dataclass(frozen=True, slots=True)
+class JobStarted:
+    """The Runner claimed a queued job and is starting it (to its listeners)."""
+
+    job_id: str
+    project: str
 
 
 # -- parser -----------------------------------------------------------------

@@ -19,6 +19,7 @@ from pydantic import (
     ConfigDict,
     EmailStr,
     Field,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -198,8 +199,50 @@ class Notify(Strict):
         return list(self.on) or list(DEFAULT_NOTIFY_ON)
 
 
+class Schedule(Strict):
+    """A recipe run on a timetable: a 5-field cron expression in a time zone.
+
+    ``cron`` is read in ``tz`` (an IANA name), so ``0 3 * * *`` is 03:00
+    local time all year round; on a spring-forward day a time inside the
+    gap runs right after it, and on a fall-back day a fixed time runs once.
+    ``subproject`` None means the project's only subproject, or its root.
+    """
+
+    cron: str = Field(max_length=256)
+    tz: str = Field(default="UTC", max_length=64)
+    recipe: Recipe
+    subproject: str | None = Field(default=None, max_length=512)
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        from crafting_table.schedules import check_cron
+
+        return check_cron(value)
+
+    @field_validator("tz")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        from crafting_table.schedules import check_tz
+
+        return check_tz(value)
+
+    @field_validator("subproject")
+    @classmethod
+    def _subproject(cls, value: str | None) -> str | None:
+        return None if value is None else _subproject_path(value)
+
+
 class ProjectIn(Strict):
-    """Body of ``POST /projects`` and ``PUT /projects/{name}``."""
+    """Body of ``POST /projects`` and ``PUT /projects/{name}``.
+
+    Triggers beyond the API: ``on_push`` recipes run on a signed webhook
+    push (only for subprojects whose folder the push touched, unless
+    ``push_paths_only`` is off), a newer push cancelling the older push's
+    still-queued jobs when ``cancel_superseded`` is on; ``schedules`` run
+    recipes on a timetable. ``commit_status`` False keeps job states off
+    the forge's commit page.
+    """
 
     name: Slug
     git_url: str = Field(max_length=2048)
@@ -210,6 +253,10 @@ class ProjectIn(Strict):
     webhook_secret: str | None = Field(default=None, min_length=8, max_length=256)
     on_push: list[Recipe] = Field(default_factory=list)
     max_concurrent_jobs: int | None = Field(default=None, ge=1, le=1024)
+    push_paths_only: bool = True
+    cancel_superseded: bool = True
+    schedules: list[Schedule] = Field(default_factory=list, max_length=64)
+    commit_status: bool = True
 
     @field_validator("git_url")
     @classmethod
@@ -225,17 +272,46 @@ class ProjectIn(Strict):
             seen.add(sub.path)
         return self
 
+    @field_validator("schedules")
+    @classmethod
+    def _schedules_name_recipes(
+        cls, value: list[Schedule], info: ValidationInfo
+    ) -> list[Schedule]:
+        # Checked here, not when a schedule fires: a timetable naming a
+        # recipe that does not exist would otherwise fail quietly for ever.
+        subprojects: list[Subproject] = info.data.get("subprojects") or []
+        for number, schedule in enumerate(value):
+            sub = find_subproject(subprojects, schedule.subproject)
+            if sub is None:
+                raise ValueError(
+                    f"schedule {number}: {schedule.subproject!r} is not a "
+                    "subproject of this project; name the path of one"
+                )
+            if sub.command(schedule.recipe) is None:
+                raise ValueError(
+                    f"schedule {number}: subproject {sub.path!r} defines no "
+                    f"{schedule.recipe!r} recipe"
+                )
+        return value
+
     def subproject(self, path: str | None) -> Subproject | None:
         """The subproject at ``path``; with None, the only one or the root."""
-        if path is None:
-            if len(self.subprojects) == 1:
-                return self.subprojects[0]
-            path = "."
-        try:
-            wanted = _subproject_path(path)
-        except ValueError:
-            return None
-        return next((s for s in self.subprojects if s.path == wanted), None)
+        return find_subproject(self.subprojects, path)
+
+
+def find_subproject(
+    subprojects: list[Subproject], path: str | None
+) -> Subproject | None:
+    """The subproject at ``path``; with None, the only one or the root."""
+    if path is None:
+        if len(subprojects) == 1:
+            return subprojects[0]
+        path = "."
+    try:
+        wanted = _subproject_path(path)
+    except ValueError:
+        return None
+    return next((s for s in subprojects if s.path == wanted), None)
 
 
 class ProjectOut(BaseModel):
@@ -251,6 +327,10 @@ class ProjectOut(BaseModel):
     has_webhook_secret: bool
     on_push: list[str]
     max_concurrent_jobs: int | None
+    push_paths_only: bool = True
+    cancel_superseded: bool = True
+    schedules: list[Schedule] = Field(default_factory=list)
+    commit_status: bool = True
     created_at: str | None
     updated_at: str | None
 
@@ -370,6 +450,27 @@ class JobOnly(BaseModel):
 
     ok: bool = True
     job: JobOut
+
+
+class HookAnswer(BaseModel):
+    """Answer of a webhook delivery: what it set going.
+
+    ``event`` is the forge's event name; ``enqueued`` the jobs it queued;
+    ``canceled`` the ids of still-queued jobs of an earlier push to the same
+    branch that it made pointless. ``replayed`` is True when the delivery
+    id was seen before, and then nothing runs. ``note`` says why nothing
+    ran when nothing did.
+    """
+
+    ok: bool = True
+    event: str
+    delivery: str | None = None
+    replayed: bool = False
+    ref: str | None = None
+    sha: str | None = None
+    enqueued: list[JobOut] = Field(default_factory=list)
+    canceled: list[str] = Field(default_factory=list)
+    note: str | None = None
 
 
 # -- generic answers --------------------------------------------------------

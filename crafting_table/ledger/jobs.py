@@ -317,3 +317,19 @@ def counts_by_status(conn: sqlite3.Connection) -> dict[str, int]:
     """How many jobs are in each status."""
     rows = conn.execute("SELECT status, COUNT(*) FROM jobs GROUP BY status")
     return {r[0]: int(r[1]) for r in rows}
+
+
+def superseded(conn: sqlite3.Connection, newer: JobRow) -> list[str]:
+    """Queued push jobs that ``newer`` (a push job) makes pointless.
+
+    The still-queued jobs of an earlier push to the same branch, for the
+    same subproject and recipe: their commit is no longer the branch head.
+    Jobs enqueued any other way are somebody's explicit request and stay.
+    """
+    rows = conn.execute(
+        "SELECT id FROM jobs WHERE status = 'queued' AND project_name = ?"
+        " AND subproject = ? AND recipe = ? AND ref = ? AND trigger = 'push'"
+        " AND id < ? ORDER BY id",
+        (newer.project_name, newer.subproject, newer.recipe, newer.ref, newer.id),
+    )
+    return [r[0] for r in rows]

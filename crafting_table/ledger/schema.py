@@ -116,4 +116,23 @@ MIGRATIONS: list[str] = [
         UNIQUE (date, project_name)
     );
     """,
+    # 2: triggers: webhook deliveries already handled, and the last fire of
+    # each schedule.
+    """
+    CREATE TABLE webhook_deliveries (
+        forge TEXT NOT NULL,
+        delivery_id TEXT NOT NULL,
+        project_name TEXT NOT NULL REFERENCES projects(name) ON DELETE CASCADE,
+        received_at REAL NOT NULL,
+        PRIMARY KEY (forge, delivery_id)
+    );
+    CREATE INDEX webhook_deliveries_age ON webhook_deliveries(received_at);
+
+    CREATE TABLE schedule_fires (
+        project_name TEXT NOT NULL REFERENCES projects(name) ON DELETE CASCADE,
+        schedule_key TEXT NOT NULL,
+        last_fire REAL NOT NULL,
+        PRIMARY KEY (project_name, schedule_key)
+    );
+    """,
 ]

@@ -104,8 +104,10 @@ def create_app(ctx: AppContext) -> Quart:
         docs,
         findings,
         health,
+        hooks,
         jobs,
         logs,
+        metrics,
         patches,
         projects,
         tokens,
@@ -121,6 +123,8 @@ def create_app(ctx: AppContext) -> Quart:
         logs,
         patches,
         digests,
+        hooks,
+        metrics,
     )
     for module in blueprints:
         app.register_blueprint(module.blueprint)
@@ -203,6 +207,7 @@ def _install_gates(app: Quart, ctx: AppContext) -> None:
         @app.after_request
         async def _access(response: Any) -> Any:
             token = getattr(g, "token", None)
+            millis = (time.monotonic() - getattr(g, "started", time.monotonic())) * 1000
             access_logger.info(
                 '%s %s "%s %s" %d %.1fms',
                 getattr(g, "client", "?"),
@@ -210,10 +215,29 @@ def _install_gates(app: Quart, ctx: AppContext) -> None:
                 request.method,
                 request.path,
                 response.status_code,
-                (time.monotonic() - getattr(g, "started", time.monotonic())) * 1000,
+                millis,
+                extra=_access_fields(token, response.status_code, millis),
             )
             return response
 
 
 def _peer(remote_addr: str | None) -> str | None:
     return remote_addr
+
+
+def _access_fields(token: Any, status: int, millis: float) -> dict[str, Any]:
+    """The access line's parts as fields, with the job or project it concerns."""
+    fields: dict[str, Any] = {
+        "client": getattr(g, "client", "?"),
+        "token": token.name if token else None,
+        "method": request.method,
+        "path": request.path,
+        "status": status,
+        "duration_ms": round(millis, 1),
+    }
+    args = request.view_args or {}
+    if "job_id" in args:
+        fields["job_id"] = args["job_id"]
+    if "name" in args:
+        fields["project"] = args["name"]
+    return fields

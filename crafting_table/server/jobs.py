@@ -104,3 +104,35 @@ async def cancel(job_id: str) -> JobOnly:
             await trio.sleep(0.05)
             row = await visible_job(job_id)
     return JobOnly(job=row.to_out())
+
+
+@blueprint.post("/jobs/<job_id>/retry")
+@validate_response(JobEnqueued, 201)
+async def retry(job_id: str) -> tuple[JobEnqueued, int]:
+    """Enqueue a finished job again: same recipe snapshot, ref and commit.
+
+    The new job has trigger ``retry`` and ``retry_of`` naming this one; it
+    runs the recipe as it was when this job was enqueued, whatever the
+    project says now, at the commit this job ran (or its ref, when it
+    failed before resolving one). A job still queued or running is a 409.
+    """
+    row = await visible_job(job_id)
+    if row.status not in TERMINAL_STATUSES:
+        raise Conflict(
+            f"job {job_id!r} is still {row.status}; retry it once it has ended"
+        )
+    project = await visible_project(row.project_name)
+    ctx = context()
+    new = await enqueue(
+        ctx.ledger,
+        ctx.runner,
+        project,
+        recipe=row.recipe,
+        subproject=row.subproject,
+        ref=row.ref,
+        sha=row.sha,
+        trigger="retry",
+        retry_of=row.id,
+        snapshot=row.snapshot,
+    )
+    return JobEnqueued(job_id=new.id, job=new.to_out()), 201
