@@ -198,6 +198,20 @@ class Notify(Strict):
         return list(self.on) or list(DEFAULT_NOTIFY_ON)
 
 
+class PatchPolicy(Strict):
+    """What a drafted patch may do beyond fixing its finding; all off by default.
+
+    A patch may always edit the finding's own file. Beyond it, these
+    switch on edits to test files, new suppression or skip markers
+    (``# noqa``, ``@pytest.mark.skip``, ``// eslint-disable``, ...) and
+    edits to lint, type-checker and test configuration.
+    """
+
+    may_edit_tests: bool = False
+    may_add_skip_markers: bool = False
+    may_edit_lint_config: bool = False
+
+
 class ProjectIn(Strict):
     """Body of ``POST /projects`` and ``PUT /projects/{name}``."""
 
@@ -210,6 +224,7 @@ class ProjectIn(Strict):
     webhook_secret: str | None = Field(default=None, min_length=8, max_length=256)
     on_push: list[Recipe] = Field(default_factory=list)
     max_concurrent_jobs: int | None = Field(default=None, ge=1, le=1024)
+    patch_policy: PatchPolicy = Field(default_factory=PatchPolicy)
 
     @field_validator("git_url")
     @classmethod
@@ -251,6 +266,7 @@ class ProjectOut(BaseModel):
     has_webhook_secret: bool
     on_push: list[str]
     max_concurrent_jobs: int | None
+    patch_policy: PatchPolicy = Field(default_factory=PatchPolicy)
     created_at: str | None
     updated_at: str | None
 
