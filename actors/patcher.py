@@ -227,11 +227,8 @@ class Patcher(Actor):
     @property
     def enabled(self) -> bool:
         """True when every setting is there and both clients exist."""
-        return (
-            not self.missing
-            and self.deps.agent is not None
-            and (self.deps.forge is not None)
-        )
+        clients = (self.deps.agent, self.deps.forge)
+        return not self.missing and None not in clients
 
     async def started(self) -> None:
         """Fail the attempts a previous incarnation left under way."""

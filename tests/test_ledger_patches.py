@@ -80,7 +80,12 @@ def start(conn: sqlite3.Connection, job_id: str, finding_id: int) -> int:
 def test_attempts_are_numbered_up_to_the_limit(conn: sqlite3.Connection) -> None:
     job_id, [finding] = job_with(conn, ["x"])
 
-    first, second = start(conn, job_id, finding), start(conn, job_id, finding)
+    first = start(conn, job_id, finding)
+    with pytest.raises(Conflict, match=f"has patch attempt {first} under way"):
+        start(conn, job_id, finding)
+    patch_store.advance(conn, first, status="failed", now=4.0)
+    second = start(conn, job_id, finding)
+    patch_store.advance(conn, second, status="failed", now=4.0)
     with pytest.raises(Conflict, match="has had 2 patch attempts"):
         start(conn, job_id, finding)
 

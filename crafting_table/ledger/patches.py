@@ -143,9 +143,21 @@ def start(
     """Record a new attempt (``drafting``) with the next attempt number.
 
     Raises :class:`Conflict` naming the limit when the finding has had
-    ``max_attempts`` attempts; the count and the insert share one
-    transaction, so two requests cannot both take the last one.
+    ``max_attempts`` attempts, or naming the attempt under way when it has
+    one. The checks and the insert share one transaction, so two requests
+    cannot both take the last attempt or both start at once.
     """
+    busy = conn.execute(
+        "SELECT id FROM patch_attempts WHERE finding_id = ?"
+        " AND status IN ('drafting', 'verifying', 'pushing')",
+        (finding_id,),
+    ).fetchone()
+    if busy is not None:
+        raise Conflict(
+            f"finding {finding_id} has patch attempt {busy[0]} under way; "
+            f"follow it at /patches/{busy[0]}",
+            attempt_id=busy[0],
+        )
     made = conn.execute(
         "SELECT COALESCE(MAX(attempt_number), 0) FROM patch_attempts"
         " WHERE finding_id = ?",
