@@ -8,6 +8,11 @@ to what the remote has, and it refuses to touch a branch that a worktree
 has checked out. The commit lives instead under
 ``refs/crafting-table/patches/<attempt>``, which no fetch refspec names,
 and reaches the remote as ``<commit>:refs/heads/<branch>``.
+
+TODO: private refs of ended attempts are never deleted, so a clone keeps
+one small commit per attempt until its project is deleted; pruning them
+with the GC (after the pull request merged, or after a retention period)
+would bound that.
 """
 
 from __future__ import annotations

@@ -116,13 +116,14 @@ async def project(
     *,
     auto_patch: bool = False,
     lint: str = LINT,
+    path: str = ".",
 ) -> None:
     reply = await admin.post(
         "/projects",
         json={
             "name": "alpha",
             "git_url": str(remote),
-            "subprojects": [{"path": ".", "language": "python", "lint": lint}],
+            "subprojects": [{"path": path, "language": "python", "lint": lint}],
             "notify": {"auto_patch": auto_patch},
         },
     )
@@ -145,26 +146,32 @@ async def setup(
     admin: httpx.AsyncClient,
     make_repo: Any,
     tmp_path: Path,
-    files: dict[str, str] | None = None,
+    path: str = ".",
 ) -> tuple[Repo, Path, str, dict[str, Any]]:
-    repo: Repo = make_repo(files or FILES)
+    prefix = "" if path == "." else f"{path}/"
+    repo: Repo = make_repo({prefix + name: text for name, text in FILES.items()})
     remote = forge_remote(repo, tmp_path)
-    await project(admin, remote)
+    await project(admin, remote, path=path)
     job_id, findings = await lint_job(admin)
     [target] = [f for f in findings if f["code"] == "F401"]
     return repo, remote, job_id, target
 
 
+@pytest.mark.parametrize("path", [".", "clients/python"], ids=["root", "subproject"])
 async def test_a_verified_patch_becomes_a_pull_request(
     admin: httpx.AsyncClient,
     make_repo: Any,
     tmp_path: Path,
     agent_host: AgentStandIn,
     gitea: GiteaStandIn,
+    path: str,
 ) -> None:
-    repo, remote, job_id, target = await setup(admin, make_repo, tmp_path)
+    repo, remote, job_id, target = await setup(admin, make_repo, tmp_path, path)
+    assert target["file"] == "app.py"
+    app = "app.py" if path == "." else f"{path}/app.py"
     base = git(remote, "rev-parse", "main").strip()
-    fix = diff_of(repo, {"app.py": "import sys\n\nprint(sys.argv)\n"})
+    fix = diff_of(repo, {app: "import sys\n\nprint(sys.argv)\n"})
+    assert f"+++ b/{app}" in fix
     agent_host.reply = lambda prompt: answer(fix)
 
     reply = await trigger(admin, job_id, finding_id=target["id"])
@@ -179,7 +186,7 @@ async def test_a_verified_patch_becomes_a_pull_request(
     [pull] = gitea.pulls
     assert attempt["pr_url"] == pull["html_url"]
     assert (pull["head"]["ref"], pull["base"]["ref"]) == (branch, "main")
-    assert "F401" in pull["title"]
+    assert pull["title"] == f"Fix F401 in {app}:1"
     assert "Findings before" in pull["body"]
     assert "Findings after" in pull["body"]
 
@@ -206,11 +213,14 @@ async def test_a_verified_patch_becomes_a_pull_request(
     assert agent_host.deleted == agent_host.sessions()
     [prompt] = agent_host.prompts
     assert "code: F401" in prompt
+    assert f"where: {app}, line 1" in prompt
     assert ">1 | import os" in prompt
     assert agent_host.bad_auth == 0
 
     shown = (await admin.get(f"/patches/{attempt['id']}")).json()["attempt"]
     assert shown == attempt
+    notifier = await actor_stats(admin, "notifier", patches_heard=1)
+    assert notifier["patches_heard"] == 1
 
 
 BAD_HUNK = (
@@ -391,6 +401,49 @@ async def test_manual_requests_that_are_refused(
     assert "is not a finding of job" in foreign.json()["error"]["message"]
     assert "finding_id" in malformed.json()["error"]["message"]
     assert unknown_job.status_code == 404
+
+
+async def actor_stats(
+    admin: httpx.AsyncClient, name: str, **at_least: int
+) -> dict[str, Any]:
+    """An actor's counters from /healthz once each named one reached its value."""
+    with trio.fail_after(30):
+        while True:
+            health = (await admin.get("/healthz")).json()
+            [actor] = [a for a in health["actors"] if a["name"] == name]
+            stats: dict[str, Any] | None = actor["actor"]
+            if stats and all(stats[k] >= v for k, v in at_least.items()):
+                return stats
+            await trio.sleep(0.05)
+
+
+async def test_a_long_attempt_answers_202_then_ends(
+    admin: httpx.AsyncClient,
+    make_repo: Any,
+    tmp_path: Path,
+    agent_host: AgentStandIn,
+    service: ServiceHandle,
+) -> None:
+    _, _, job_id, target = await setup(admin, make_repo, tmp_path)
+    service.settings.patcher_answer_wait_secs = 0.2
+    agent_host.delay = 1.0
+    agent_host.reply = lambda prompt: "no diff today"
+
+    reply = await trigger(admin, job_id, finding_id=target["id"])
+
+    assert reply.status_code == 202, reply.text
+    attempt = reply.json()["attempt"]
+    assert attempt["status"] == "drafting"
+    with trio.fail_after(30):
+        while attempt["status"] not in ENDED:
+            await trio.sleep(0.1)
+            shown = await admin.get(f"/patches/{attempt['id']}")
+            attempt = shown.json()["attempt"]
+    assert attempt["status"] == "failed"
+    assert "holds no JSON object" in attempt["error"]
+    patcher = await actor_stats(admin, "patcher")
+    assert patcher["outcomes"] == {"failed": 1}
+    assert patcher["running"] == 0
 
 
 async def wait_patcher(admin: httpx.AsyncClient, handled: int) -> dict[str, Any]:
