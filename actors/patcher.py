@@ -227,8 +227,7 @@ class Patcher(Actor):
     @property
     def enabled(self) -> bool:
         """True when every setting is there and both clients exist."""
-        clients = (self.deps.agent, self.deps.forge)
-        return not self.missing and None not in clients
+        return not self.missing and None not in (self.deps.agent, self.deps.forge)
 
     async def started(self) -> None:
         """Fail the attempts a previous incarnation left under way."""
@@ -590,6 +589,9 @@ class Patcher(Actor):
         )
         logger.info("%s verify job %s queued", attempt.label, verify.id)
         ended = await self._wait_for(verify)
+        if ended.status == "canceled":
+            # Someone (or a shutdown) stopped it: that says nothing of the patch.
+            raise CraftingError(f"verify job {ended.id} was canceled: {ended.error}")
         before = await self.ledger.read(finding_store.for_job, job.id)
         after = await self.ledger.read(finding_store.for_job, ended.id)
         problems = verify_problems(job, ended, attempt.finding, before, after)
