@@ -8,7 +8,8 @@ trigger) names a finding or lets it pick the same way. Either starts an
 attempt; every attempt runs as a task of its own, so the inbox keeps
 moving while agents think and verify jobs run.
 
-One attempt (statuses in brackets)::
+One attempt, carried out by
+:class:`~crafting_table.patchattempt.PatchAttempt` (statuses in brackets)::
 
     [drafting]  fresh worktree at the job's commit; the finding, the source
                 around it and the project's facts go to the agent in one
@@ -37,23 +38,19 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import trio
 
 from actors.kernel import Actor
-from crafting_table import patchrepo
 from crafting_table.agent import Agent, AgentHost
 from crafting_table.config import Settings
-from crafting_table.enqueue import enqueue
 from crafting_table.errors import (
     ApiError,
     ApplyFailed,
     Conflict,
     CraftingError,
-    ForgeError,
     NotConfigured,
     NotFound,
     Unprocessable,
@@ -77,31 +74,9 @@ from crafting_table.messages import (
     Ref,
 )
 from crafting_table.models import TERMINAL_STATUSES
-from crafting_table.patchcheck import verify_problems
-from crafting_table.patchdiff import (
-    Draft,
-    PatchLimits,
-    mode_problem,
-    parse_diff,
-    parse_reply,
-    path_problem,
-    policy_problems,
-    section_files,
-)
+from crafting_table.patchattempt import AttemptDeps, PatchAttempt
 from crafting_table.patchpick import actionable, choose
-from crafting_table.patchtext import (
-    PromptFacts,
-    SourceContext,
-    VerifyReport,
-    commit_message,
-    prompt,
-    pull_request_body,
-    read_context,
-    repo_path,
-    title,
-)
-from crafting_table.sourcefiles import SourceReader
-from crafting_table.urls import check_ref, owner_and_repo
+from crafting_table.urls import check_ref
 from crafting_table.workspace import Remote, Workspace
 
 logger = logging.getLogger(__name__)
@@ -185,25 +160,6 @@ def health(patcher: Patcher | None, settings: Settings) -> dict[str, Any]:
             outcomes=stats.outcomes,
         )
     return section
-
-
-@dataclass(slots=True)
-class _Attempt:
-    """What one attempt knows as it goes."""
-
-    row: PatchRow
-    job: JobRow
-    finding: FindingRow
-    project: ProjectRow
-    remote: Remote
-    draft: Draft | None = None
-    commit: str | None = None
-    old_texts: dict[str, str] = field(default_factory=dict)
-    verified: tuple[JobRow, list[FindingRow], list[FindingRow]] | None = None
-
-    @property
-    def label(self) -> str:
-        return f"attempt {self.row.id} (job {self.job.id}, {self.project.name})"
 
 
 class Patcher(Actor):
@@ -403,16 +359,16 @@ class Patcher(Actor):
     async def _attempt(
         self, row: PatchRow, job: JobRow, project: ProjectRow, finding: FindingRow
     ) -> None:
-        attempt: _Attempt | None = None
+        attempt: PatchAttempt | None = None
         try:
             async with self._slots:
                 remote = Remote.from_git_url(
                     project.spec.git_url, self.deps.allow_file(project.owner)
                 )
-                attempt = _Attempt(row, job, finding, project, remote)
-                await self._draft_and_commit(attempt)
-                await self._verify(attempt)
-                await self._publish(attempt)
+                attempt = PatchAttempt(
+                    self._attempt_deps(), row, job, project, finding, remote
+                )
+                pr_url = await attempt.run()
         except ApplyFailed as exc:
             await self._end(row, attempt, "apply_failed", exc.message)
         except VerifyFailed as exc:
@@ -425,179 +381,23 @@ class Patcher(Actor):
             await self._end(
                 row, attempt, "failed", f"internal error: {type(exc).__name__}: {exc}"
             )
+        else:
+            await self._end(row, attempt, "pr_opened", None, pr_url=pr_url)
         finally:
             self._running.discard(row.id)
 
-    async def _draft_and_commit(self, attempt: _Attempt) -> None:
-        workspace = self.deps.workspace
-        project, job = attempt.project.name, attempt.job
-        tree_id = f"patch-{attempt.row.id}"
-        scratch = workspace.project_dir(project) / f"{tree_id}.txt"
-        try:
-            worktree = await self._worktree(attempt, tree_id)
-            reader = SourceReader(worktree)
-            context = await trio.to_thread.run_sync(
-                read_context, reader, attempt.finding, job.subproject
-            )
-            draft = await self._ask_agent(attempt, context)
-            attempt.draft = draft
-            await self.ledger.write(
-                patch_store.advance,
-                attempt.row.id,
-                status="drafting",
-                now=time.time(),
-                diff=draft.diff,
-                explanation=draft.explanation,
-                confidence=draft.confidence,
-            )
-            await self._apply(attempt, worktree, scratch, reader)
-            timeout = self.settings.git_timeout_secs
-            canonical = await patchrepo.staged_diff(worktree, timeout)
-            await trio.to_thread.run_sync(
-                patchrepo.write_private,
-                scratch,
-                commit_message(attempt.finding, job, draft, attempt.row.attempt_number),
-            )
-            attempt.commit = await patchrepo.commit(worktree, scratch, timeout)
-            await patchrepo.keep(
-                workspace.cache_dir(project),
-                patchrepo.private_ref(attempt.row.id),
-                attempt.commit,
-                timeout,
-            )
-        finally:
-            # Shielded: a cancelled attempt must not leave its worktree
-            # registered in the clone, where every fetch would walk it.
-            with trio.CancelScope(shield=True), trio.move_on_after(60):
-                await workspace.remove_worktree(project, tree_id)
-                await workspace.remove_path(scratch)
-        await self.ledger.write(
-            patch_store.advance,
-            attempt.row.id,
-            status="verifying",
-            now=time.time(),
-            diff=canonical,
+    def _attempt_deps(self) -> AttemptDeps:
+        assert self.deps.agent is not None
+        assert self.deps.forge is not None
+        return AttemptDeps(
+            settings=self.settings,
+            ledger=self.ledger,
+            workspace=self.deps.workspace,
+            runner=self.deps.runner,
+            agent=self.deps.agent,
+            forge=self.deps.forge,
+            wait_for_job=self._wait_for,
         )
-        logger.info("%s verifying commit %s", attempt.label, attempt.commit)
-        self._check_policy(attempt, canonical)
-
-    async def _worktree(self, attempt: _Attempt, tree_id: str) -> Path:
-        workspace = self.deps.workspace
-        project, sha = attempt.project.name, attempt.job.sha
-        assert sha is not None
-        if not (workspace.cache_dir(project) / "HEAD").exists():
-            await workspace.sync(project, attempt.remote)
-        commit = await workspace.resolve(project, attempt.remote, ref=None, sha=sha)
-        return await workspace.add_worktree(project, tree_id, commit)
-
-    async def _ask_agent(self, attempt: _Attempt, context: SourceContext) -> Draft:
-        agent = self.deps.agent
-        assert agent is not None
-        facts = PromptFacts(
-            project=attempt.project.name,
-            default_branch=attempt.project.spec.default_branch,
-            job=attempt.job,
-            max_diff_lines=self.settings.patcher_max_diff_lines,
-        )
-        metadata = {
-            "project": attempt.project.name,
-            "job_id": attempt.job.id,
-            "finding_id": attempt.finding.id,
-        }
-        reply = await agent.converse(metadata, prompt(facts, attempt.finding, context))
-        return parse_reply(reply)
-
-    async def _apply(
-        self, attempt: _Attempt, worktree: Path, scratch: Path, reader: SourceReader
-    ) -> None:
-        assert attempt.draft is not None
-        subproject = attempt.job.subproject
-        parsed = parse_diff(attempt.draft.diff)
-        if not parsed.files:
-            raise ApplyFailed("the reply's diff names no file")
-        problems = [path_problem(path, subproject) for path in parsed.paths()]
-        problems.append(mode_problem(parsed.modes()))
-        if any(f.binary for f in parsed.files):
-            problems.append("the diff holds a binary patch")
-        for problem in problems:
-            if problem:
-                raise ApplyFailed(problem)
-        link = await trio.to_thread.run_sync(
-            patchrepo.symlink_on_path, worktree, parsed.paths()
-        )
-        if link:
-            raise ApplyFailed(link)
-        for path in section_files(parsed):
-            text = await trio.to_thread.run_sync(reader.lines, path)
-            attempt.old_texts[path] = "\n".join(text or [])
-
-        await trio.to_thread.run_sync(
-            patchrepo.write_private, scratch, attempt.draft.diff
-        )
-        timeout = self.settings.git_timeout_secs
-        await patchrepo.apply(worktree, scratch, parsed.strip, timeout)
-
-        # What git did, not what the diff said: checked once more.
-        changes = await patchrepo.staged(worktree, timeout)
-        if not changes:
-            raise ApplyFailed("the diff changes nothing")
-        for change in changes:
-            problem = path_problem(change.path, subproject) or mode_problem(
-                {change.new_mode}
-            )
-            if problem:
-                raise ApplyFailed(problem)
-
-    def _check_policy(self, attempt: _Attempt, canonical: str) -> None:
-        policy = attempt.project.spec.patch_policy
-        finding = attempt.finding
-        limits = PatchLimits(
-            max_lines=self.settings.patcher_max_diff_lines,
-            may_edit_tests=policy.may_edit_tests,
-            may_add_skip_markers=policy.may_add_skip_markers,
-            may_edit_lint_config=policy.may_edit_lint_config,
-            own_file=(
-                repo_path(attempt.job.subproject, finding.file)
-                if finding.file
-                else None
-            ),
-        )
-        problems = policy_problems(parse_diff(canonical), limits, attempt.old_texts)
-        if problems:
-            raise VerifyFailed("; ".join(problems))
-
-    async def _verify(self, attempt: _Attempt) -> None:
-        job = attempt.job
-        assert attempt.commit is not None
-        verify = await enqueue(
-            self.ledger,
-            self.deps.runner,
-            attempt.project,
-            recipe=job.recipe,
-            subproject=job.subproject,
-            ref=None,
-            sha=attempt.commit,
-            trigger="verify",
-            snapshot=job.snapshot,
-        )
-        await self.ledger.write(
-            patch_store.advance,
-            attempt.row.id,
-            status="verifying",
-            now=time.time(),
-            verify_job_id=verify.id,
-        )
-        logger.info("%s verify job %s queued", attempt.label, verify.id)
-        ended = await self._wait_for(verify)
-        if ended.status == "canceled":
-            # Someone (or a shutdown) stopped it: that says nothing of the patch.
-            raise CraftingError(f"verify job {ended.id} was canceled: {ended.error}")
-        before = await self.ledger.read(finding_store.for_job, job.id)
-        after = await self.ledger.read(finding_store.for_job, ended.id)
-        problems = verify_problems(job, ended, attempt.finding, before, after)
-        if problems:
-            raise VerifyFailed("; ".join(problems))
-        attempt.verified = (ended, before, after)
 
     async def _wait_for(self, job: JobRow) -> JobRow:
         """The verify job once it ended; a JobParsed wakes this early."""
@@ -623,58 +423,10 @@ class Patcher(Actor):
             f"verify job {job.id} did not end within {limit:.0f} s; it was canceled"
         )
 
-    async def _publish(self, attempt: _Attempt) -> None:
-        forge = self.deps.forge
-        assert forge is not None
-        assert attempt.commit is not None
-        assert attempt.draft is not None
-        project, row = attempt.project, attempt.row
-        assert row.branch is not None
-        await self.ledger.write(
-            patch_store.advance, row.id, status="pushing", now=time.time()
-        )
-        names = owner_and_repo(project.spec.git_url)
-        if names is None:
-            raise ForgeError(
-                "the forge repository cannot be told from the project's git_url; "
-                "it needs an owner and a repository name as its last two segments"
-            )
-        cache = self.deps.workspace.cache_dir(project.name)
-        timeout = self.settings.git_timeout_secs
-        await patchrepo.push(cache, attempt.remote, attempt.commit, row.branch, timeout)
-        logger.info("%s pushed to branch %s", attempt.label, row.branch)
-
-        job = attempt.job
-        base = project.spec.default_branch
-        if job.ref and await patchrepo.has_branch(cache, job.ref, timeout):
-            base = job.ref
-        assert attempt.verified is not None
-        ended, before, after = attempt.verified
-        body = pull_request_body(
-            VerifyReport(
-                job=job,
-                verify_job=ended,
-                target=attempt.finding,
-                before=before,
-                after=after,
-                draft=attempt.draft,
-                public_url=self.settings.public_url,
-            )
-        )
-        pull = await forge.open_pull_request(
-            names[0],
-            names[1],
-            head=row.branch,
-            base=base,
-            title=title(attempt.finding, job.subproject),
-            body=body,
-        )
-        await self._end(row, attempt, "pr_opened", None, pr_url=pull.url)
-
     async def _end(
         self,
         row: PatchRow,
-        attempt: _Attempt | None,
+        attempt: PatchAttempt | None,
         status: str,
         error: str | None,
         **fields: object,
