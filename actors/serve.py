@@ -27,6 +27,8 @@ from actors.gc import Gc
 from actors.kernel import ActorRef, Inbox
 from actors.notifier import Notifier, announce, digest_health
 from actors.parser import Parser
+from actors.patcher import Patcher, PatcherDeps, clients
+from actors.patcher import health as patcher_health
 from actors.runner import Runner, RunnerDeps
 from actors.scheduler import Scheduler
 from actors.statuses import StatusReporter
@@ -158,7 +160,7 @@ def _build(
 ) -> ServiceHandle:
     supervisor = Supervisor()
     workspace = Workspace(settings.workspace_dir, settings.git_timeout_secs)
-    names = ("runner", "parser", "gc", "notifier", "scheduler", "statuses")
+    names = ("runner", "parser", "gc", "notifier", "scheduler", "statuses", "patcher")
     inboxes = {name: Inbox(name) for name in names}
     refs = {name: inbox.ref() for name, inbox in inboxes.items()}
 
@@ -175,7 +177,9 @@ def _build(
     supervisor.add_actor(notifier, inboxes["notifier"])
     supervisor.add_actor(
         lambda: Parser(
-            ledger, settings.data_dir, listeners=[refs["notifier"], refs["statuses"]]
+            ledger,
+            settings.data_dir,
+            listeners=[refs["notifier"], refs["statuses"], refs["patcher"]],
         ),
         inboxes["parser"],
     )
@@ -199,6 +203,27 @@ def _build(
     )
     supervisor.add_actor(lambda: StatusReporter(settings, ledger), inboxes["statuses"])
 
+    # Like the Notifier: /healthz reads the live Patcher's counters.
+    patchers: list[Patcher] = []
+    agent, forge = clients(settings)
+    patcher_deps = PatcherDeps(
+        settings=settings,
+        ledger=ledger,
+        workspace=workspace,
+        runner=refs["runner"],
+        notifier=refs["notifier"],
+        agent=agent,
+        forge=forge,
+        allow_file=deps.allow_file,
+    )
+
+    def patcher() -> Patcher:
+        actor = Patcher(patcher_deps)
+        patchers[:] = [actor]
+        return actor
+
+    supervisor.add_actor(patcher, inboxes["patcher"])
+
     handle = ServiceHandle(
         settings=settings, ledger=ledger, supervisor=supervisor, refs=refs
     )
@@ -207,12 +232,16 @@ def _build(
         ledger=ledger,
         runner=refs["runner"],
         notifier=refs["notifier"],
+        patcher=refs["patcher"],
         started_at=time.time(),
         supervision=lambda: [_plain(s) for s in supervisor.statistics()],
         extra_health={
             "digest": lambda: digest_health(
                 notifiers[0] if notifiers else None, settings
-            )
+            ),
+            "patcher": lambda: patcher_health(
+                patchers[0] if patchers else None, settings
+            ),
         },
     )
     app = create_app(ctx)

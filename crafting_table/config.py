@@ -112,6 +112,9 @@ class Settings(BaseSettings):
     patcher_max_attempts: int = Field(default=3, ge=1)
     patcher_branch_prefix: str = "crafting-table/auto/"
     patcher_max_diff_lines: int = Field(default=400, ge=1)
+    patcher_agent_timeout_secs: float = Field(default=300.0, gt=0)
+    patcher_forge_timeout_secs: float = Field(default=30.0, gt=0)
+    patcher_answer_wait_secs: float = Field(default=120.0, ge=0)
 
     # Triggers and commit status.
     github_token: SecretStr | None = None

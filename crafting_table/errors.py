@@ -16,6 +16,9 @@ any of them to ``{ok: false, error: {code, message}}`` in one place::
     │   └── RestartIntensityExceeded   500 restart_intensity
     ├── AgentError                     502 agent_failed
     ├── ForgeError                     502 forge_failed
+    ├── PatchRejected                  422 patch_rejected
+    │   ├── ApplyFailed                422 apply_failed
+    │   └── VerifyFailed               422 verify_failed
     ├── MailError                      502 mail_failed
     └── ApiError                       4xx/503, one subclass per answer
         ├── BadRequest                 400 bad_request
@@ -106,6 +109,25 @@ class ForgeError(CraftingError):
 
     status = 502
     code = "forge_failed"
+
+
+class PatchRejected(CraftingError):
+    """A drafted patch was turned down; the message says why."""
+
+    status = 422
+    code = "patch_rejected"
+
+
+class ApplyFailed(PatchRejected):
+    """A diff does not apply, or touches what a patch may not touch."""
+
+    code = "apply_failed"
+
+
+class VerifyFailed(PatchRejected):
+    """A patch applied but its verification (the recipe, the policy) failed."""
+
+    code = "verify_failed"
 
 
 class MailError(CraftingError):

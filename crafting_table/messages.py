@@ -14,6 +14,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
+from crafting_table.errors import ApiError
 from crafting_table.models import RunNowAnswer
 
 T = TypeVar("T")
@@ -144,6 +145,19 @@ class PatchDrafted:
 
     attempt_id: int
     project: str
+
+
+@dataclass(frozen=True, slots=True)
+class PatchRequest(Ask[int | ApiError]):
+    """Start a patch attempt on a finding of a finished job.
+
+    ``finding_id`` None picks the finding the way the post-job hook does.
+    Answers the new attempt's id, or the :class:`ApiError` refusing the
+    request (returned, not raised: a refused request is no crash).
+    """
+
+    job_id: str
+    finding_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

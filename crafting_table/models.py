@@ -233,6 +233,20 @@ class Schedule(Strict):
         return None if value is None else _subproject_path(value)
 
 
+class PatchPolicy(Strict):
+    """What a drafted patch may do beyond fixing its finding; all off by default.
+
+    A patch may always edit the finding's own file. Beyond it, these
+    switch on edits to test files, new suppression or skip markers
+    (``# noqa``, ``@pytest.mark.skip``, ``// eslint-disable``, ...) and
+    edits to lint, type-checker and test configuration.
+    """
+
+    may_edit_tests: bool = False
+    may_add_skip_markers: bool = False
+    may_edit_lint_config: bool = False
+
+
 class ProjectIn(Strict):
     """Body of ``POST /projects`` and ``PUT /projects/{name}``.
 
@@ -257,6 +271,7 @@ class ProjectIn(Strict):
     cancel_superseded: bool = True
     schedules: list[Schedule] = Field(default_factory=list, max_length=64)
     commit_status: bool = True
+    patch_policy: PatchPolicy = Field(default_factory=PatchPolicy)
 
     @field_validator("git_url")
     @classmethod
@@ -331,6 +346,7 @@ class ProjectOut(BaseModel):
     cancel_superseded: bool = True
     schedules: list[Schedule] = Field(default_factory=list)
     commit_status: bool = True
+    patch_policy: PatchPolicy = Field(default_factory=PatchPolicy)
     created_at: str | None
     updated_at: str | None
 

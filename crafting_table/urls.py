@@ -196,14 +196,23 @@ def redact_url(value: str) -> str:
 
 
 def owner_and_repo(value: str) -> tuple[str, str] | None:
-    """The last two path segments of a git URL (``.git`` dropped), if any."""
+    """The last two path segments of a git URL (``.git`` dropped), if any.
+
+    Works for every accepted form, local paths included: ``/srv/org/a.git``
+    gives ``("org", "a")``. None when the path has fewer than two segments.
+    """
     try:
-        parsed = parse_git_url(value)
+        parse_git_url(value)
     except ValueError:
         return None
-    path = urlsplit(value).path if "://" in value else value.partition(":")[2]
+    if "://" in value:
+        path = unquote(urlsplit(value).path)
+    elif value.startswith("/"):
+        path = value
+    else:
+        path = value.partition(":")[2]
     segments = [s for s in path.split("/") if s]
-    if parsed.is_file or len(segments) < 2:
+    if len(segments) < 2:
         return None
     repo = segments[-1].removesuffix(".git")
     return (segments[-2], repo) if repo else None

@@ -114,10 +114,26 @@ def test_good_refs(ref: str) -> None:
     assert check_ref(ref) == ref
 
 
-def test_owner_and_repo() -> None:
-    assert owner_and_repo("https://t@git.example/org/alpha.git") == ("org", "alpha")
-    assert owner_and_repo("git@git.example:org/beta") == ("org", "beta")
-    assert owner_and_repo("/srv/repo.git") is None
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        pytest.param(
+            "https://t@git.example/org/alpha.git", ("org", "alpha"), id="https"
+        ),
+        pytest.param("git@git.example:org/beta", ("org", "beta"), id="scp"),
+        pytest.param(
+            "ssh://git@git.example:2222/org/gamma.git", ("org", "gamma"), id="ssh"
+        ),
+        pytest.param("/tmp/x/org/alpha.git", ("org", "alpha"), id="path"),
+        pytest.param("file:///srv/org/delta.git", ("org", "delta"), id="file"),
+        pytest.param("/srv/org/alpha.git/", ("org", "alpha"), id="trailing-slash"),
+        pytest.param("/repo.git", None, id="one-segment"),
+        pytest.param("https://git.example/repo.git", None, id="no-owner"),
+        pytest.param("ext::sh", None, id="refused"),
+    ],
+)
+def test_owner_and_repo(url: str, expected: tuple[str, str] | None) -> None:
+    assert owner_and_repo(url) == expected
 
 
 @pytest.mark.parametrize(

@@ -1,23 +1,34 @@
-"""``/jobs/{id}/patches`` and ``/patches``: the patch loop's attempts."""
+"""``/jobs/{id}/patches`` and ``/patches``: the patch loop's attempts.
+
+Starting an attempt is asked of the Patcher, which owns the attempt
+numbers and the attempts' lives; reading them is done here, in the front
+end, straight from the ledger.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import trio
+from pydantic import BaseModel, Field, ValidationError
+from quart import Blueprint, request
+from quart_schema import document_request, validate_querystring, validate_response
 
-from pydantic import BaseModel, Field
-from quart import Blueprint
-from quart_schema import validate_querystring, validate_response
-
-from crafting_table.errors import NotConfigured, NotFound
+from crafting_table.errors import ApiError, NotConfigured, NotFound, Unprocessable
 from crafting_table.ledger import patches as patch_store
+from crafting_table.ledger.patches import PatchRow
+from crafting_table.messages import PatchRequest
 from crafting_table.models import PatchStatus, Strict
 from crafting_table.server.access import caller, owner_filter, visible_job
 from crafting_table.server.app import context
+from crafting_table.server.errors import describe_validation
 
 blueprint = Blueprint("patches", __name__)
 
 # SQLite integers are 64-bit; a larger id cannot exist and must not reach it.
 MAX_ID = 2**63 - 1
+ENDED = frozenset({"apply_failed", "verify_failed", "pr_opened", "failed"})
+# The Patcher answers a request after a few ledger reads and one write.
+ASK_TIMEOUT = 30.0
+POLL_INTERVAL = 0.2
 
 
 class PatchOut(BaseModel):
@@ -65,19 +76,79 @@ class PatchQuery(Strict):
     before: int | None = None
 
 
-@blueprint.post("/jobs/<job_id>/patches")
-async def trigger(job_id: str) -> dict[str, Any]:
-    """Start a patch attempt on one of the job's findings.
+class PatchIn(Strict):
+    """Body of ``POST /jobs/{id}/patches`` (optional: ``{}`` or none at all).
 
-    Answers 503 naming the missing settings while the patch loop is off.
+    Without ``finding_id`` the patch loop picks the finding the way its
+    post-job hook does.
     """
-    await visible_job(job_id)
-    missing = context().settings.patcher_missing()
+
+    finding_id: int | None = Field(default=None, ge=1)
+
+
+@blueprint.post("/jobs/<job_id>/patches")
+@document_request(PatchIn)
+@validate_response(PatchAnswer, 200)
+@validate_response(PatchAnswer, 202)
+async def trigger(job_id: str) -> tuple[PatchAnswer, int]:
+    """Start a patch attempt on one of the job's findings and wait for it.
+
+    Answers 200 with the attempt once it ended (``pr_opened``,
+    ``apply_failed``, ``verify_failed`` or ``failed``), or 202 with its
+    current status when it is still under way after
+    CRAFTING_PATCHER_ANSWER_WAIT_SECS; poll ``/patches/{id}`` then. 503
+    names the missing settings while the patch loop is off; 422 when
+    ``finding_id`` is not an actionable finding of this job; 409 when the
+    finding had CRAFTING_PATCHER_MAX_ATTEMPTS attempts, or the job has
+    nothing to patch.
+    """
+    job = await visible_job(job_id)
+    ctx = context()
+    missing = ctx.settings.patcher_missing()
     if missing:
         raise NotConfigured(
             f"the patch loop is off: set {', '.join(missing)}", missing=missing
         )
-    raise NotConfigured("the patch loop is not available in this build")
+    if ctx.patcher is None:
+        raise NotConfigured("the patch loop is not running in this service")
+    data = await _patch_body()
+    answer = await ctx.patcher.ask(
+        PatchRequest(job_id=job.id, finding_id=data.finding_id), timeout=ASK_TIMEOUT
+    )
+    if isinstance(answer, ApiError):
+        raise answer
+    row = await _settled(answer, ctx.settings.patcher_answer_wait_secs)
+    status = 200 if row.status in ENDED else 202
+    return PatchAnswer(attempt=PatchOut(**row.to_dict())), status
+
+
+async def _patch_body() -> PatchIn:
+    raw = await request.get_data(as_text=False)
+    if not raw.strip():
+        return PatchIn()
+    body = await request.get_json()
+    try:
+        return PatchIn.model_validate(body)
+    except ValidationError as exc:
+        message, problems = describe_validation(exc)
+        raise Unprocessable(message, problems=problems) from exc
+
+
+async def _settled(attempt_id: int, wait: float) -> PatchRow:
+    """The attempt once it ended, or as it stands after ``wait`` seconds."""
+    ledger = context().ledger
+    with trio.move_on_after(wait):
+        while True:
+            row = await ledger.read(patch_store.get, attempt_id)
+            if row is None:
+                raise NotFound(f"no patch attempt with id {attempt_id}")
+            if row.status in ENDED:
+                return row
+            await trio.sleep(POLL_INTERVAL)
+    row = await ledger.read(patch_store.get, attempt_id)
+    if row is None:
+        raise NotFound(f"no patch attempt with id {attempt_id}")
+    return row
 
 
 @blueprint.get("/patches")
