@@ -297,13 +297,14 @@ class JobGroup:
         """SIGKILL everything in the groups once, without waiting; the pids seen.
 
         Uses ``cgroup.kill`` where there is one (processes forked meanwhile
-        die too), and kills every listed pid in each hierarchy.
+        die too), and kills every listed pid in each hierarchy. The pids are
+        read first: ``cgroup.kill`` can empty the groups before a later read.
         """
+        pids = self.members()
         for hierarchy, folder in self.pairs:
             if hierarchy.killable:
                 with contextlib.suppress(OSError):
                     _write(folder / "cgroup.kill", "1")
-        pids = self.members()
         for pid in pids:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
