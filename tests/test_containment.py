@@ -1,437 +1,218 @@
-"""Recipes confined end to end: their own user, their control groups, no secrets.
-
-Every test here runs the real service with ``CRAFTING_RECIPE_USER`` set to
-an unprivileged user, as the image does; they need root (see
-``tests/confinement.py``).
-"""
+"""The containment set-up: the recipe user, the folders it gets, the privileges."""
 
 from __future__ import annotations
 
-import base64
-import json
 import os
-import re
-import shlex
 import stat
-import textwrap
 from pathlib import Path
-from typing import Any, Literal
-from urllib.parse import quote
 
-import httpx
 import pytest
-import trio
-from pydantic import SecretStr
-from trio_websocket import open_websocket_url
 
-from actors.serve import ServiceHandle, run_service
-from crafting_table import procs
-from crafting_table.cgroups import detect, instance_name
 from crafting_table.config import Settings
-from tests.confinement import (
-    RECIPE_USER,
-    host_mode,
-    passable,
-    recipe_user,
-    require_cgroups,
-    require_root,
+from crafting_table.containment import (
+    Containment,
+    RecipeUser,
+    give_tree,
+    missing_capabilities,
 )
-from tests.gitserver import GitServer
-from tests.support import Repo, enqueue, register, run_job, wait_job
-
-FORGE_TOKEN = "gt_5e1f0a9c+d/7b=secret"
+from crafting_table.errors import ConfigError
+from tests.confinement import passable, recipe_user, require_root
 
 
-@pytest.fixture
-def settings(settings: Settings, tmp_path: Path) -> Settings:
-    """The suite's settings with recipes running as the recipe user."""
+def the_recipe_user(cache_dir: Path) -> RecipeUser:
+    """The test recipe user, as the service would look it up."""
     require_root()
+    return RecipeUser.lookup(recipe_user().pw_name, cache_dir)
+
+
+def contained_settings(tmp_path: Path, **changes: object) -> Settings:
+    """Settings with a recipe user and no control groups, folders made."""
     passable(tmp_path)
-    settings.recipe_user = recipe_user().pw_name
-    settings.gitea_token = SecretStr(FORGE_TOKEN)
+    values: dict[str, object] = {
+        "data_dir": tmp_path / "data",
+        "workspace_dir": tmp_path / "workspace",
+        "cache_dir": tmp_path / "caches",
+        "recipe_user": recipe_user().pw_name,
+        "containment": "none",
+        **changes,
+    }
+    settings = Settings(_env_file=None, **values)  # type: ignore[call-arg, arg-type]
+    for folder in (settings.data_dir, settings.workspace_dir, settings.cache_dir):
+        folder.mkdir(parents=True, exist_ok=True)
     return settings
 
 
-def job_groups(settings: Settings) -> list[str]:
-    """Names of the job control groups of the service using ``settings``."""
-    layout = detect(instance_name(settings.data_dir))
-    return [group.name for group in layout.leftovers()]
-
-
-async def watch(service: ServiceHandle, job_id: str) -> list[str]:
-    """Every line a websocket watcher of the job receives until the end."""
-    url = service.url.replace("http://", "ws://") + f"/jobs/{job_id}/log/ws"
-    headers = [(b"Authorization", f"Bearer {service.admin_bearer}".encode())]
-    lines: list[str] = []
-    async with open_websocket_url(url, extra_headers=headers) as ws:
-        with trio.fail_after(60):
-            while True:
-                message = json.loads(await ws.get_message())
-                if message["type"] == "end":
-                    return lines
-                lines.extend(message["lines"])
-
-
-# -- identity and folders ----------------------------------------------------
-
-
-async def test_recipe_runs_as_the_recipe_user_in_folders_it_was_given(
-    admin: httpx.AsyncClient, make_repo: Any, service: ServiceHandle
-) -> None:
-    user = recipe_user()
-    repo: Repo = make_repo()
-    await register(
-        admin,
-        repo,
-        test=(
-            'echo "uid=$(id -u) groups=$(id -G) owner=$(stat -c %U .)"; '
-            'echo "home=$HOME home-owner=$(stat -c %U "$HOME")"; '
-            "git status --porcelain >/dev/null && echo git-works; "
-            'touch "$CRAFTING_REPORTS/report" && echo reports-writable; '
-            'touch "$PIP_CACHE_DIR/entry" && echo cache-writable'
+@pytest.mark.parametrize(
+    ("effective", "missing"),
+    [
+        pytest.param("000001ffffffffff", [], id="root"),
+        pytest.param(
+            "0000000000000000",
+            ["CAP_CHOWN", "CAP_KILL", "CAP_SETGID", "CAP_SETUID"],
+            id="none",
         ),
-    )
-
-    body = await run_job(admin, "demo", recipe="test")
-
-    tail = body["log_tail"]
-    assert body["job"]["status"] == "succeeded", tail
-    assert f"uid={user.pw_uid} groups={user.pw_gid} owner={RECIPE_USER}" in tail
-    assert f"home-owner={RECIPE_USER}" in " ".join(tail)
-    assert {"git-works", "reports-writable", "cache-writable"} <= set(tail)
-    folder = service.settings.workspace_dir / "demo"
-    with trio.fail_after(10):
-        while sorted(p.name for p in folder.iterdir()) != [".cache"]:
-            await trio.sleep(0.05)
-    assert stat.S_IMODE((folder / ".cache").stat().st_mode) == 0o700
-    assert stat.S_IMODE(service.settings.data_dir.stat().st_mode) == 0o700
-
-
-def probe_script(service: ServiceHandle, marker: Path) -> tuple[str, set[str]]:
-    """A recipe trying to reach what it must not, and the names of its tries.
-
-    It prints ``reached <name>`` or ``denied <name>`` for each; the last try,
-    writing into its own worktree, must succeed.
-    """
-    data = service.settings.data_dir
-    workspace = service.settings.workspace_dir
-    own, other = workspace / "demo" / ".cache", workspace / "other" / ".cache"
-    pid = os.getpid()
-    q = shlex.quote
-    attempts = {
-        "ledger": f"cat {q(str(data / 'ledger.sqlite3'))}",
-        "bearer": f"cat {q(str(data / 'admin-bearer.txt'))}",
-        "logs": f"ls {q(str(data / 'logs'))}",
-        "environ": f"cat /proc/{pid}/environ",
-        "signal": f"kill -0 {pid}",
-        "other-clone": f"cat {q(str(other / 'config'))}",
-        "other-git": f"git --git-dir={q(str(other))} log",
-        "ssh-command": f"git config --file {q(str(own / 'config'))} "
-        f"core.sshCommand {q('touch ' + str(marker))}",
-        "hook": f"mkdir -p {q(str(own / 'hooks'))}",
-        "alternates": f"echo /tmp > {q(str(own / 'objects/info/alternates'))}",
-        "worktree-config": "echo x > "
-        f'{q(str(own / "worktrees"))}/"$CRAFTING_JOB_ID"/config.worktree',
-        "own-worktree": "touch made-here",
-    }
-    lines = [
-        "attempt() {",
-        '    if sh -c "$2" >/dev/null 2>&1; then echo "reached $1"; '
-        'else echo "denied $1"; fi',
-        "}",
-    ]
-    lines += [f"attempt {name} {q(command)}" for name, command in attempts.items()]
-    return "\n".join(lines) + "\n", set(attempts) - {"own-worktree"}
-
-
-async def test_recipe_cannot_reach_the_service_or_another_project(
-    admin: httpx.AsyncClient, make_repo: Any, service: ServiceHandle, tmp_path: Path
-) -> None:
-    other: Repo = make_repo({"secret.txt": "other project's code\n"}, name="other")
-    await register(admin, other, "other", test="true")
-    first = await run_job(admin, "other", recipe="test")
-    assert first["job"]["status"] == "succeeded"
-    marker = tmp_path / "pwned"
-    script, forbidden = probe_script(service, marker)
-    repo: Repo = make_repo({"probe.sh": script})
-    await register(admin, repo, test="sh probe.sh")
-
-    body = await run_job(admin, "demo", recipe="test")
-    again = await run_job(admin, "demo", recipe="test")
-
-    tail = body["log_tail"]
-    reached = {line.split()[1] for line in tail if line.startswith("reached ")}
-    denied = {line.split()[1] for line in tail if line.startswith("denied ")}
-    assert reached == {"own-worktree"}, tail
-    assert denied == forbidden, tail
-    assert again["job"]["status"] == "succeeded"
-    assert not marker.exists()
-    cache = service.settings.workspace_dir / "demo" / ".cache"
-    assert "sshCommand" not in (cache / "config").read_text()
-    assert not (cache / "hooks").exists()
-
-
-# -- processes and limits ----------------------------------------------------
-
-# Double-forks into a new session and execs sleep with an empty environment:
-# neither the process group nor the environment mark can find it.
-DAEMON = textwrap.dedent(
-    """
-    import os
-    if os.fork() == 0:
-        os.setsid()
-        if os.fork() == 0:
-            print("daemon", os.getpid(), flush=True)
-            null = os.open(os.devnull, os.O_RDWR)
-            for fd in (0, 1, 2):
-                os.dup2(null, fd)
-            os.execve("/bin/sleep", ["sleep", "300"], {})
-        os._exit(0)
-    os.wait()
-    """
+        pytest.param("00000000000000c0", ["CAP_CHOWN", "CAP_KILL"], id="setid-only"),
+    ],
 )
+def test_missing_capabilities(effective: str, missing: list[str]) -> None:
+    status = f"Name:\tpython3\nCapPrm:\tffffffffff\nCapEff:\t{effective}\n"
 
-
-async def test_a_daemon_without_the_mark_is_found_through_the_cgroup(
-    admin: httpx.AsyncClient, make_repo: Any, service: ServiceHandle
-) -> None:
-    require_cgroups()
-    repo: Repo = make_repo({"daemon.py": DAEMON})
-    await register(admin, repo, test="python3 daemon.py; sleep 0.5")
-
-    body = await run_job(admin, "demo", recipe="test")
-
-    tail = body["log_tail"]
-    found = [line for line in tail if line.startswith("daemon ")]
-    assert body["job"]["status"] == "succeeded", tail
-    assert len(found) == 1, tail
-    assert not procs.is_running(int(found[0].split()[1]))
-    assert any("killed 1 process(es) the recipe left running" in t for t in tail), tail
-    assert job_groups(service.settings) == []
-
-
-async def test_a_fork_bomb_ends_at_its_deadline_and_harms_no_one(
-    admin: httpx.AsyncClient, make_repo: Any, service: ServiceHandle
-) -> None:
-    require_cgroups()
-    bomb: Repo = make_repo(name="bomb")
-    calm: Repo = make_repo(name="calm")
-    await register(
-        admin, bomb, "bomb", test="b() { b | b & }; b; sleep 60", timeout_secs=10
-    )
-    await register(admin, calm, "calm", test="sleep 1; echo calm-done")
-    bomb_id = await enqueue(admin, "bomb", recipe="test")
-    await trio.sleep(2)
-    calm_id = await enqueue(admin, "calm", recipe="test")
-
-    slowest = 0.0
-    async with httpx.AsyncClient(base_url=service.url, timeout=10) as probe:
-        with trio.fail_after(60):
-            while True:
-                started = trio.current_time()
-                health = await probe.get("/healthz")
-                slowest = max(slowest, trio.current_time() - started)
-                assert health.status_code == 200
-                job = (await admin.get(f"/jobs/{bomb_id}")).json()["job"]
-                if job["status"] not in ("queued", "running"):
-                    break
-                await trio.sleep(0.2)
-    calm_body = await wait_job(admin, calm_id)
-
-    grace = service.settings.kill_grace_secs
-    assert job["status"] == "timed_out"
-    assert job["duration_secs"] < 10 + grace + 5
-    assert slowest < 1.0
-    assert calm_body["job"]["status"] == "succeeded"
-    assert "calm-done" in calm_body["log_tail"]
-    assert job_groups(service.settings) == []
-
-
-MEMORY_EATER = "python3 -c \"x = b'a' * (256 << 20); print('allocated')\""
-
-# Starts 40 sleeps (or as many as it may), then says how many it could.
-FORKER = textwrap.dedent(
-    """
-    import subprocess
-    started = failed = 0
-    children = []
-    for _ in range(40):
-        try:
-            children.append(subprocess.Popen(["sleep", "5"]))
-            started += 1
-        except OSError:
-            failed += 1
-    print(f"started={started} failed={failed}", flush=True)
-    for child in children:
-        child.kill()
-        child.wait()
-    """
-)
-
-
-async def test_a_recipe_past_its_memory_limit_is_killed(
-    admin: httpx.AsyncClient, make_repo: Any
-) -> None:
-    require_cgroups()
-    repo: Repo = make_repo()
-    await register(admin, repo, test=MEMORY_EATER, limits={"memory_mb": 64})
-
-    body = await run_job(admin, "demo", recipe="test")
-
-    assert body["job"]["status"] == "failed", body["log_tail"]
-    assert body["job"]["exit_code"] == 128 + 9
-    assert "allocated" not in body["log_tail"]
+    assert missing_capabilities(status) == missing
 
 
 @pytest.mark.parametrize(
-    "containment",
+    ("name", "reason"),
     [
-        pytest.param("auto", id="cgroup"),
-        pytest.param("none", id="rlimit"),
+        pytest.param("root", "is root", id="root"),
+        pytest.param("no-such-user-here", "not a user", id="unknown"),
     ],
 )
-async def test_a_recipe_cannot_fork_past_its_process_limit(
-    settings: Settings,
-    nursery: trio.Nursery,
-    make_repo: Any,
-    containment: Literal["auto", "none"],
+def test_unusable_recipe_users(tmp_path: Path, name: str, reason: str) -> None:
+    with pytest.raises(ConfigError, match=reason):
+        RecipeUser.lookup(name, tmp_path)
+
+
+def test_home_is_the_users_own_folder_or_one_in_the_cache(tmp_path: Path) -> None:
+    user = the_recipe_user(tmp_path)
+
+    entry = recipe_user()
+    own = Path(entry.pw_dir)
+    usable = own.is_dir() and own.stat().st_uid == entry.pw_uid
+    assert user.home == (own if usable else tmp_path / "home")
+    assert (user.uid, user.gid) == (entry.pw_uid, entry.pw_gid)
+
+
+def test_give_tree_follows_no_symlink(tmp_path: Path) -> None:
+    user = the_recipe_user(tmp_path)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "precious").write_text("x")
+    tree = tmp_path / "tree"
+    (tree / "sub").mkdir(parents=True)
+    (tree / "sub" / "file").write_text("y")
+    (tree / "to-file").symlink_to(outside / "precious")
+    (tree / "to-folder").symlink_to(outside)
+
+    give_tree(tree, user.uid, user.gid)
+
+    for path in (tree, tree / "sub", tree / "sub" / "file", tree / "to-file"):
+        assert os.lstat(path).st_uid == user.uid, path
+    assert os.lstat(tree / "to-folder").st_uid == user.uid
+    assert (outside / "precious").stat().st_uid == 0
+    assert outside.stat().st_uid == 0
+
+
+@pytest.mark.parametrize(
+    "layout",
+    [
+        pytest.param({"cache_dir": "data/caches"}, id="cache-in-data"),
+        pytest.param({"data_dir": "caches/data"}, id="data-in-cache"),
+        pytest.param({"data_dir": "workspace/data"}, id="data-in-workspace"),
+        pytest.param({"workspace_dir": "caches/ws"}, id="workspace-in-cache"),
+    ],
+)
+def test_overlapping_folders_are_refused(
+    tmp_path: Path, layout: dict[str, str]
 ) -> None:
-    if containment == "auto":
-        require_cgroups()
-    settings.containment = containment
-    service: ServiceHandle = await nursery.start(run_service, settings)
-    repo: Repo = make_repo({"forker.py": FORKER})
-    async with httpx.AsyncClient(
-        base_url=service.url,
-        headers={"Authorization": f"Bearer {service.admin_bearer}"},
-        timeout=30,
-    ) as admin:
-        health = (await admin.get("/healthz")).json()["containment"]
-        await register(admin, repo, test="python3 forker.py", limits={"pids": 16})
-        body = await run_job(admin, "demo", recipe="test")
-    service.stop()
-
-    expected = "rlimit" if containment == "none" else "cgroup"
-    assert health["process_limit"] == expected
-    counts = [t for t in body["log_tail"] if t.startswith("started=")]
-    assert len(counts) == 1, body["log_tail"]
-    started, failed = (int(v) for v in re.findall(r"\d+", counts[0]))
-    assert failed > 0
-    assert started < 16
-
-
-# -- secrets -----------------------------------------------------------------
-
-
-async def test_secrets_printed_by_a_recipe_never_reach_the_log_or_watchers(
-    admin: httpx.AsyncClient, make_repo: Any, service: ServiceHandle
-) -> None:
-    bearer = service.admin_bearer
-    assert bearer is not None
-    half = len(FORGE_TOKEN) // 2
-    shapes = {
-        "whole": FORGE_TOKEN,
-        "url-encoded": quote(FORGE_TOKEN, safe=""),
-        "base64": base64.b64encode(FORGE_TOKEN.encode()).decode(),
-        "basic-auth": base64.b64encode(f"x-token:{FORGE_TOKEN}".encode()).decode(),
-        "bearer": bearer,
-        "bearer-base64": base64.b64encode(bearer.encode()).decode(),
-    }
-    q = shlex.quote
-    script = "".join(f"echo {name}={q(value)}\n" for name, value in shapes.items())
-    script += (
-        f"printf %s split={q(FORGE_TOKEN[:half])}\n"
-        "sleep 0.5\n"
-        f"printf '%s\\n' {q(FORGE_TOKEN[half:])}\n"
-        "sleep 1\n"
+    require_root()
+    settings = contained_settings(
+        tmp_path, **{key: tmp_path / value for key, value in layout.items()}
     )
-    repo: Repo = make_repo({"leak.sh": script})
-    await register(admin, repo, test="sh leak.sh")
 
-    job_id = await enqueue(admin, "demo", recipe="test")
-    frames = await watch(service, job_id)
-    body = await wait_job(admin, job_id)
-    log = (await admin.get(f"/jobs/{job_id}/log")).text
-
-    assert body["job"]["status"] == "succeeded", body["log_tail"]
-    watched = "\n".join(frames)
-    for name in [*shapes, "split"]:
-        # Inside a longer base64 text only the secret's own characters go.
-        assert re.search(rf"^{name}=\S*\*\*\*", log, re.MULTILINE), name
-        assert re.search(rf"^{name}=\S*\*\*\*", watched, re.MULTILINE), name
-    for value in shapes.values():
-        assert value not in log
-        assert value not in watched
-    assert FORGE_TOKEN[:half] + FORGE_TOKEN[half:] not in log
+    with pytest.raises(ConfigError, match="overlap"):
+        Containment.setup(settings)
 
 
-async def test_git_credentials_are_masked_in_the_project_log(
-    admin: httpx.AsyncClient, make_repo: Any, tmp_path: Path
+def test_a_workspace_the_recipe_user_cannot_reach_is_refused(tmp_path: Path) -> None:
+    require_root()
+    closed = tmp_path / "closed"
+    settings = contained_settings(tmp_path, workspace_dir=closed / "workspace")
+    os.chmod(closed, 0o700)
+
+    with pytest.raises(ConfigError, match=f"{closed} does not let it pass"):
+        Containment.setup(settings)
+
+
+def test_caches_are_handed_to_the_recipe_user(tmp_path: Path) -> None:
+    require_root()
+    settings = contained_settings(tmp_path)
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (settings.cache_dir / "npm").symlink_to(precious)
+    (settings.cache_dir / "pip").mkdir()
+    (settings.cache_dir / "pip" / "old-entry").write_text("z")
+
+    containment = Containment.setup(settings)
+
+    assert containment.user is not None
+    uid = containment.user.uid
+    for relative in (".", "pip", "pip/old-entry", "go/mod", "npm", "maven"):
+        assert os.lstat(settings.cache_dir / relative).st_uid == uid, relative
+    assert not (settings.cache_dir / "npm").is_symlink()
+    assert precious.stat().st_uid == 0
+    assert containment.health()["process_limit"] == "rlimit"
+
+
+def test_the_environment_names_the_user_and_trusts_its_worktrees(
+    tmp_path: Path,
 ) -> None:
-    token = "tok-3f8e0c1d9a7b"
-    repo: Repo = make_repo()
-    served = tmp_path / "served"
-    served.mkdir()
-    repo.git("clone", "-q", "--bare", str(repo.path), str(served / "demo.git"))
-    repo.git("--git-dir", str(served / "demo.git"), "update-server-info")
+    user = the_recipe_user(tmp_path)
+    containment = Containment(user=user)
+    trees = [tmp_path / "w1", tmp_path / "w2"]
 
-    with GitServer(served, "bot", token).running() as server:
-        answer = await admin.post(
-            "/projects",
-            json={
-                "name": "demo",
-                "git_url": server.url("demo.git"),
-                "subprojects": [{"test": f"echo token={token}; cat README.md"}],
-            },
-        )
-        assert answer.status_code == 201, answer.text
-        body = await run_job(admin, "demo", recipe="test")
-        log = (await admin.get(f"/jobs/{body['job']['id']}/log")).text
+    env = containment.environment(
+        {"HOME": "/root", "GIT_CONFIG_COUNT": "1", "PATH": "/bin"}, trees
+    )
 
-    assert body["job"]["status"] == "succeeded", body["log_tail"]
-    assert "hello" in body["log_tail"]
-    assert "token=***" in log
-    assert token not in log
+    assert env["HOME"] == str(user.home)
+    assert env["USER"] == env["LOGNAME"] == user.name
+    assert env["GIT_CONFIG_COUNT"] == "3"
+    assert [env[f"GIT_CONFIG_VALUE_{i}"] for i in (1, 2)] == [str(t) for t in trees]
+    assert {env[f"GIT_CONFIG_KEY_{i}"] for i in (1, 2)} == {"safe.directory"}
+    assert Containment().environment({"HOME": "/root"}, trees) == {"HOME": "/root"}
 
 
-async def test_a_clone_failure_shows_no_credential(
-    admin: httpx.AsyncClient, tmp_path: Path
+def test_folders_change_hands_for_the_job_and_come_back(tmp_path: Path) -> None:
+    user = the_recipe_user(tmp_path)
+    containment = Containment(user=user)
+    tree = tmp_path / "worktree"
+    (tree / "src").mkdir(parents=True)
+    clone = tmp_path / "clone"
+    clone.mkdir(mode=0o700)
+
+    containment.hand_over([tree], [clone])
+    containment.hand_over([], [clone])
+    handed = (tree / "src").stat().st_uid, stat.S_IMODE(tree.stat().st_mode)
+    shared = stat.S_IMODE(clone.stat().st_mode), clone.stat().st_gid
+    containment.take_back([tree], [clone])
+    still_shared = stat.S_IMODE(clone.stat().st_mode)
+    containment.take_back([], [clone])
+
+    assert handed == (user.uid, 0o700)
+    assert shared == (0o750, user.gid)
+    assert still_shared == 0o750
+    assert stat.S_IMODE(clone.stat().st_mode) == 0o700
+    assert (tree / "src").stat().st_uid == os.geteuid()
+
+
+@pytest.mark.parametrize(
+    ("asked", "expected"),
+    [
+        pytest.param((None, None), (2048, 300), id="defaults"),
+        pytest.param((512, 50), (512, 50), id="asked"),
+        pytest.param((512, None), (512, 300), id="mixed"),
+    ],
+)
+def test_limits_fill_in_the_defaults(
+    asked: tuple[int | None, int | None], expected: tuple[int, int]
 ) -> None:
-    token = "tok-a1b2c3d4e5f6"
-    with GitServer(tmp_path, "bot", token).running() as server:
-        answer = await admin.post(
-            "/projects",
-            json={
-                "name": "echo",
-                "git_url": server.url("echo/repo.git"),
-                "subprojects": [{"test": "echo ran"}],
-            },
-        )
-        assert answer.status_code == 201, answer.text
-        body = await run_job(admin, "echo", recipe="test")
-        log = (await admin.get(f"/jobs/{body['job']['id']}/log")).text
+    containment = Containment(default_memory_mb=2048, default_pids=300)
 
-    error = body["job"]["error"] or ""
-    encoded = base64.b64encode(f"bot:{token}".encode()).decode()
-    assert body["job"]["status"] == "failed"
-    assert "remote error" in error
-    assert "***" in error
-    for shown in (error, log, json.dumps(body)):
-        assert token not in shown
-        assert encoded not in shown
-    assert "ran" not in body["log_tail"]
+    assert containment.limits(*asked) == expected
 
 
-# -- the service's side ------------------------------------------------------
-
-
-async def test_healthz_shows_the_containment(service: ServiceHandle) -> None:
-    async with httpx.AsyncClient(base_url=service.url) as client:
-        section = (await client.get("/healthz")).json()["containment"]
-
-    assert section["recipe_user"] == RECIPE_USER
-    assert section["mode"] == host_mode()
-    assert section["defaults"] == {
-        "memory_mb": service.settings.default_memory_mb,
-        "pids": service.settings.default_pids,
-    }
+def test_a_zero_default_means_no_limit() -> None:
+    assert Containment(default_memory_mb=0, default_pids=0).limits(None, None) == (
+        None,
+        None,
+    )
