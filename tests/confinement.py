@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import os
 import pwd
-import stat
+import shutil
 import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -62,13 +65,17 @@ def recipe_user() -> pwd.struct_passwd:
         return pwd.getpwnam(RECIPE_USER)
 
 
-def passable(path: Path) -> None:
-    """Let any user pass through ``path`` and its parents (not list them).
+@contextmanager
+def reachable_folder() -> Iterator[Path]:
+    """A temporary folder that any user may pass through (not list).
 
-    pytest makes its temporary folders private to their owner; the recipe
-    user must reach the workspace and the caches below them.
+    Outside pytest's own temporary folders: pytest keeps their base private
+    to their owner, and makes it so again whenever any session starts, so
+    a recipe user could lose its way to them in the middle of a test.
     """
-    for folder in (path, *path.parents):
-        mode = folder.stat().st_mode
-        if not mode & stat.S_IXOTH:
-            os.chmod(folder, stat.S_IMODE(mode) | stat.S_IXOTH)
+    folder = Path(tempfile.mkdtemp(prefix="crafting-table-test-"))
+    os.chmod(folder, 0o711)  # noqa: S103 - passing through is the point
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,18 @@ from crafting_table.containment import (
     missing_capabilities,
 )
 from crafting_table.errors import ConfigError
-from tests.confinement import passable, recipe_user, require_root
+from tests.confinement import (
+    reachable_folder,
+    recipe_user,
+    require_root,
+)
+
+
+@pytest.fixture
+def reachable() -> Iterator[Path]:
+    """A folder for a workspace and caches that the recipe user can reach."""
+    with reachable_folder() as folder:
+        yield folder
 
 
 def the_recipe_user(cache_dir: Path) -> RecipeUser:
@@ -25,13 +37,12 @@ def the_recipe_user(cache_dir: Path) -> RecipeUser:
     return RecipeUser.lookup(recipe_user().pw_name, cache_dir)
 
 
-def contained_settings(tmp_path: Path, **changes: object) -> Settings:
+def contained_settings(folder: Path, **changes: object) -> Settings:
     """Settings with a recipe user and no control groups, folders made."""
-    passable(tmp_path)
     values: dict[str, object] = {
-        "data_dir": tmp_path / "data",
-        "workspace_dir": tmp_path / "workspace",
-        "cache_dir": tmp_path / "caches",
+        "data_dir": folder / "data",
+        "workspace_dir": folder / "workspace",
+        "cache_dir": folder / "caches",
         "recipe_user": recipe_user().pw_name,
         "containment": "none",
         **changes,
@@ -112,31 +123,31 @@ def test_give_tree_follows_no_symlink(tmp_path: Path) -> None:
     ],
 )
 def test_overlapping_folders_are_refused(
-    tmp_path: Path, layout: dict[str, str]
+    reachable: Path, layout: dict[str, str]
 ) -> None:
     require_root()
     settings = contained_settings(
-        tmp_path, **{key: tmp_path / value for key, value in layout.items()}
+        reachable, **{key: reachable / value for key, value in layout.items()}
     )
 
     with pytest.raises(ConfigError, match="overlap"):
         Containment.setup(settings)
 
 
-def test_a_workspace_the_recipe_user_cannot_reach_is_refused(tmp_path: Path) -> None:
+def test_a_workspace_the_recipe_user_cannot_reach_is_refused(reachable: Path) -> None:
     require_root()
-    closed = tmp_path / "closed"
-    settings = contained_settings(tmp_path, workspace_dir=closed / "workspace")
+    closed = reachable / "closed"
+    settings = contained_settings(reachable, workspace_dir=closed / "workspace")
     os.chmod(closed, 0o700)
 
     with pytest.raises(ConfigError, match=f"{closed} does not let it pass"):
         Containment.setup(settings)
 
 
-def test_caches_are_handed_to_the_recipe_user(tmp_path: Path) -> None:
+def test_caches_are_handed_to_the_recipe_user(reachable: Path) -> None:
     require_root()
-    settings = contained_settings(tmp_path)
-    precious = tmp_path / "precious"
+    settings = contained_settings(reachable)
+    precious = reachable / "precious"
     precious.mkdir()
     (settings.cache_dir / "npm").symlink_to(precious)
     (settings.cache_dir / "pip").mkdir()

@@ -15,7 +15,7 @@ from crafting_table.cgroups import JobGroup, detect
 from crafting_table.containment import Containment, RecipeUser
 from crafting_table.errors import ContainmentError
 from crafting_table.executor import JobLimits, LocalExecutor, LocalProcess
-from tests.confinement import passable, recipe_user, require_cgroups, require_root
+from tests.confinement import recipe_user, require_cgroups, require_root
 
 ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin"}
 
@@ -120,7 +120,6 @@ async def test_without_groups_the_recipe_user_has_a_process_limit(
     tmp_path: Path,
 ) -> None:
     require_root()
-    passable(tmp_path)
     user = RecipeUser.lookup(recipe_user().pw_name, tmp_path)
     executor = LocalExecutor(Containment(user=user))
 

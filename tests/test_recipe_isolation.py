@@ -14,6 +14,7 @@ import re
 import shlex
 import stat
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote
@@ -31,7 +32,7 @@ from crafting_table.config import Settings
 from tests.confinement import (
     RECIPE_USER,
     host_mode,
-    passable,
+    reachable_folder,
     recipe_user,
     require_cgroups,
     require_root,
@@ -40,14 +41,23 @@ from tests.gitserver import GitServer
 from tests.support import Repo, enqueue, register, run_job, wait_job
 from tests.test_restart import Server, client
 
+
+@pytest.fixture
+def reachable() -> Iterator[Path]:
+    """A folder for a workspace and caches that the recipe user can reach."""
+    with reachable_folder() as folder:
+        yield folder
+
+
 FORGE_TOKEN = "gt_5e1f0a9c+d/7b=secret"
 
 
 @pytest.fixture
-def settings(settings: Settings, tmp_path: Path) -> Settings:
+def settings(settings: Settings, reachable: Path) -> Settings:
     """The suite's settings with recipes running as the recipe user."""
     require_root()
-    passable(tmp_path)
+    settings.workspace_dir = reachable / "workspace"
+    settings.cache_dir = reachable / "caches"
     settings.recipe_user = recipe_user().pw_name
     settings.gitea_token = SecretStr(FORGE_TOKEN)
     return settings
@@ -249,14 +259,19 @@ async def test_a_fork_bomb_ends_at_its_deadline_and_harms_no_one(
 
 
 async def test_a_restart_kills_what_a_killed_service_left_in_its_groups(
-    make_repo: Any, tmp_path: Path
+    make_repo: Any, tmp_path: Path, reachable: Path
 ) -> None:
     require_cgroups()
-    passable(tmp_path)
     repo: Repo = make_repo({"daemon.py": DAEMON})
     server = Server(tmp_path)
-    user = {"CRAFTING_RECIPE_USER": recipe_user().pw_name}
+    data = (tmp_path / "data").resolve()
+    user = {
+        "CRAFTING_RECIPE_USER": recipe_user().pw_name,
+        "CRAFTING_WORKSPACE_DIR": str(reachable / "workspace"),
+        "CRAFTING_CACHE_DIR": str(reachable / "caches"),
+    }
     server.start(**user)
+    daemon = None
     try:
         async with client(server) as api:
             answer = await api.post(
@@ -281,7 +296,6 @@ async def test_a_restart_kills_what_a_killed_service_left_in_its_groups(
                 ):
                     await trio.sleep(0.05)
         daemon = int(found[0].split()[1])
-        data = (tmp_path / "data").resolve()
         groups = [g.name for g in detect(instance_name(data)).leftovers()]
 
         server.kill()
@@ -294,7 +308,15 @@ async def test_a_restart_kills_what_a_killed_service_left_in_its_groups(
                 await trio.sleep(0.05)
         left = [g.name for g in detect(instance_name(data)).leftovers()]
     finally:
-        assert server.stop() == 0
+        stopped = server.stop()
+        # A failed run must not leave the daemon or its groups behind.
+        layout = detect(instance_name(data))
+        for group in layout.leftovers():
+            group.empty()
+            group.remove()
+        layout.release()
+
+    assert stopped == 0
 
     assert len(groups) == 1
     assert alive_after_kill
