@@ -43,8 +43,16 @@ from crafting_table.jobenv import CACHE_VARIABLES
 logger = logging.getLogger(__name__)
 
 # Capabilities a service needs to run recipes as another user: switch to
-# it, hand folders over and back, and signal its processes.
-NEEDED_CAPABILITIES = {"CAP_CHOWN": 0, "CAP_KILL": 5, "CAP_SETGID": 6, "CAP_SETUID": 7}
+# it, hand folders over and back, remove what a recipe left where a crash
+# kept it from being taken back, and signal its processes.
+NEEDED_CAPABILITIES = {
+    "CAP_CHOWN": 0,
+    "CAP_DAC_OVERRIDE": 1,
+    "CAP_FOWNER": 3,
+    "CAP_KILL": 5,
+    "CAP_SETGID": 6,
+    "CAP_SETUID": 7,
+}
 OWNED_MODE = 0o700
 CLONE_SHARED_MODE = 0o750
 CLONE_PRIVATE_MODE = 0o700

@@ -296,7 +296,8 @@ class LocalExecutor:
             except BaseException:
                 with contextlib.suppress(ProcessLookupError):
                     process.kill()
-                with trio.CancelScope(shield=True):
+                # Shielded: the gate process is ours to reap whatever happened.
+                with trio.CancelScope(shield=True), trio.move_on_after(CLEANUP_TIMEOUT):
                     await process.wait()
                     await process.stdout.aclose()  # type: ignore[union-attr]
                 raise

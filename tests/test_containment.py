@@ -59,10 +59,21 @@ def contained_settings(folder: Path, **changes: object) -> Settings:
         pytest.param("000001ffffffffff", [], id="root"),
         pytest.param(
             "0000000000000000",
-            ["CAP_CHOWN", "CAP_KILL", "CAP_SETGID", "CAP_SETUID"],
+            [
+                "CAP_CHOWN",
+                "CAP_DAC_OVERRIDE",
+                "CAP_FOWNER",
+                "CAP_KILL",
+                "CAP_SETGID",
+                "CAP_SETUID",
+            ],
             id="none",
         ),
-        pytest.param("00000000000000c0", ["CAP_CHOWN", "CAP_KILL"], id="setid-only"),
+        pytest.param(
+            "00000000000000c0",
+            ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_KILL"],
+            id="setid-only",
+        ),
     ],
 )
 def test_missing_capabilities(effective: str, missing: list[str]) -> None:
