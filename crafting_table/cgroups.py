@@ -386,20 +386,32 @@ def _remove_group(folder: Path) -> bool:
 # -- detection ------------------------------------------------------------
 
 
-def detect(instance: str, wanted: str = "auto") -> CgroupLayout:
+def detect(
+    instance: str,
+    wanted: str = "auto",
+    *,
+    mountinfo: str | None = None,
+    proc_cgroup: str | None = None,
+) -> CgroupLayout:
     """The layout to use for this service's jobs, with its folders made.
 
     ``wanted`` is ``CRAFTING_CONTAINMENT``: ``auto`` takes the best mode
     available (``cgroup2``, then ``hybrid``/``cgroup1``, then ``none``);
     a named mode that is not available raises :class:`ConfigError`.
+    ``mountinfo`` and ``proc_cgroup`` stand in for this process's files
+    in ``/proc``.
     """
     if wanted == "none":
         return CgroupLayout("none", note="turned off by CRAFTING_CONTAINMENT=none")
     try:
-        mounts = parse_mountinfo(_read(Path("/proc/self/mountinfo")))
-        unified, legacy = parse_proc_cgroup(_read(Path("/proc/self/cgroup")))
+        if mountinfo is None:
+            mountinfo = _read(Path("/proc/self/mountinfo"))
+        if proc_cgroup is None:
+            proc_cgroup = _read(Path("/proc/self/cgroup"))
     except OSError as exc:
         return _unavailable(wanted, f"cannot read /proc: {exc}")
+    mounts = parse_mountinfo(mountinfo)
+    unified, legacy = parse_proc_cgroup(proc_cgroup)
     problems: list[str] = []
     attempts = [("cgroup2", _unified), ("hybrid", _hybrid)]
     for mode, attempt in attempts:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import subprocess
 import time
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ import pytest
 
 from crafting_table import procs
 from crafting_table.cgroups import (
+    SERVICE_LEAF,
     CgroupLayout,
     Mount,
     detect,
@@ -202,3 +204,98 @@ def test_a_group_holds_what_its_members_start_and_kills_all(
     assert group.members() == set()
     assert not any(procs.is_running(pid) for pid in members)
     assert group.remove()
+
+
+class FakeUnified:
+    """A cgroup2 folder tree in plain files, with the kernel's rules that matter.
+
+    Enabling a controller for the children of a group that holds processes
+    fails with EBUSY; writing a pid to ``cgroup.procs`` moves it.
+    """
+
+    def __init__(self, root: Path, controllers: str, pids: list[int]) -> None:
+        self.root = root
+        self.own = root / "system.slice" / "ct.service"
+        self.own.mkdir(parents=True)
+        (self.own / "cgroup.controllers").write_text(controllers + "\n")
+        (self.own / "cgroup.subtree_control").write_text("\n")
+        (self.own / "cgroup.procs").write_text("".join(f"{p}\n" for p in pids))
+
+    def write(self, path: Path, value: str) -> None:
+        if path.name == "cgroup.subtree_control":
+            if path.parent == self.own and self.pids(self.own):
+                raise OSError(errno.EBUSY, "Device or resource busy")
+            names = set(path.read_text().split()) if path.exists() else set()
+            path.write_text(" ".join(sorted(names | {value.lstrip("+")})))
+        elif path.name == "cgroup.procs":
+            for folder in self.root.rglob("cgroup.procs"):
+                kept = [p for p in self.pids(folder.parent) if p != int(value)]
+                folder.write_text("".join(f"{p}\n" for p in kept))
+            path.write_text("".join(f"{p}\n" for p in [*self.pids(path.parent), value]))
+        else:
+            path.write_text(value)
+
+    def pids(self, folder: Path) -> list[int]:
+        procs_file = folder / "cgroup.procs"
+        return (
+            [int(p) for p in procs_file.read_text().split()]
+            if procs_file.exists()
+            else []
+        )
+
+
+@pytest.mark.parametrize(
+    ("controllers", "mode", "enabled"),
+    [
+        pytest.param(
+            "cpu io memory pids", "cgroup2", {"cpu", "memory", "pids"}, id="all"
+        ),
+        pytest.param("memory pids", "cgroup2", {"memory", "pids"}, id="no-cpu"),
+        pytest.param("cpu io", "none", None, id="no-limits"),
+    ],
+)
+def test_unified_hands_controllers_down_past_the_services_own_processes(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    controllers: str,
+    mode: str,
+    enabled: set[str] | None,
+) -> None:
+    fake = FakeUnified(tmp_path, controllers, [101, 202])
+    monkeypatch.setattr("crafting_table.cgroups._write", fake.write)
+
+    layout = detect(
+        "crafting-table-x",
+        mountinfo=f"26 25 0:24 / {tmp_path} rw - cgroup2 cgroup2 rw\n",
+        proc_cgroup="0::/system.slice/ct.service\n",
+    )
+
+    assert layout.mode == mode
+    if enabled is None:
+        assert fake.pids(fake.own) == [101, 202]
+        return
+    (hierarchy,) = layout.hierarchies
+    assert hierarchy.parent == fake.own / "crafting-table-x"
+    assert hierarchy.controllers == enabled
+    assert fake.pids(fake.own / SERVICE_LEAF) == [101, 202]
+    assert fake.pids(fake.own) == []
+    assert set((hierarchy.parent / "cgroup.subtree_control").read_text().split()) == (
+        enabled
+    )
+
+
+def test_a_restarted_service_in_the_leaf_uses_the_same_folders(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = FakeUnified(tmp_path, "memory pids", [101])
+    monkeypatch.setattr("crafting_table.cgroups._write", fake.write)
+    mountinfo = f"26 25 0:24 / {tmp_path} rw - cgroup2 cgroup2 rw\n"
+    first = detect("ct", mountinfo=mountinfo, proc_cgroup="0::/system.slice/ct.service")
+
+    again = detect(
+        "ct",
+        mountinfo=mountinfo,
+        proc_cgroup=f"0::/system.slice/ct.service/{SERVICE_LEAF}\n",
+    )
+
+    assert again.hierarchies == first.hierarchies
