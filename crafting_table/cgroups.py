@@ -250,6 +250,11 @@ class JobGroup:
         """The group's folder in each hierarchy."""
         return [folder for _, folder in self.pairs]
 
+    @property
+    def knows_its_dead(self) -> bool:
+        """True when :meth:`holds` recognises zombies too (a v2 group does)."""
+        return any(hierarchy.version == 2 for hierarchy, _ in self.pairs)
+
     def create(self, *, memory_mb: int | None, pids: int | None) -> None:
         """Make the groups and set the limits (None: no limit).
 

@@ -324,9 +324,10 @@ class LocalExecutor:
 def _reap(group: JobGroup, killed: set[int], shell: int | None) -> int:
     """Reap the job's processes that died as children of this subreaper.
 
-    ``shell`` is the recipe's own shell, which trio waits for.
+    ``shell`` is the recipe's own shell, which trio waits for. A zombie is
+    recognised by its v2 group where there is one; by a pid seen in the
+    groups only where there is not, since a pid seen earlier may belong to
+    another process by now.
     """
-    return procs.reap_adopted(
-        lambda pid: pid in killed or group.holds(pid),
-        skip=() if shell is None else (shell,),
-    )
+    chosen = group.holds if group.knows_its_dead else killed.__contains__
+    return procs.reap_adopted(chosen, skip=() if shell is None else (shell,))
