@@ -462,7 +462,9 @@ def _unified(
         _write(parent / "cgroup.subtree_control", f"+{name}")
     killable = (parent / "cgroup.kill").exists()
     hierarchy = Hierarchy(2, parent, frozenset(enabled), killable=killable)
-    return CgroupLayout("cgroup2", (hierarchy,), note=f"job groups under {parent}")
+    return CgroupLayout(
+        "cgroup2", (hierarchy,), note="one cgroup2 group per job for limits and kill"
+    )
 
 
 def _delegate(own: Path, wanted: frozenset[str]) -> set[str]:
