@@ -7,11 +7,14 @@ that one project's burst cannot starve the others. A periodic look at the
 queue covers a wake-up that never came.
 
 One job: fetch the project's clone, resolve the commit, add a worktree,
-run the recipe through the executor with its output streamed into the log,
-stop it at its deadline or on cancel (SIGTERM to the group, a grace period,
-SIGKILL, then every process still carrying the job's mark), hand the
-finished job to the Parser, and remove the worktree. On start the Runner
-fails the jobs a dead process left ``running`` and kills what they left.
+run the recipe through the executor (which confines it: its own user,
+control groups and limits where the host has them) with its output
+streamed into the log, stop it at its deadline or on cancel (SIGTERM, a
+grace period, SIGKILL, then everything the recipe left), hand the finished
+job to the Parser, and remove the worktree. The log and the job's error
+are masked for the service's secrets and the project's git credentials.
+On start the Runner has the executor kill what a dead process of the
+service left, and fails the jobs it left ``running``.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from actors.kernel import Actor
 from crafting_table import procs
 from crafting_table.config import Settings
 from crafting_table.errors import CraftingError, GitError
-from crafting_table.executor import Executor, RecipeProcess
+from crafting_table.executor import Executor, JobLimits, RecipeProcess
 from crafting_table.jobenv import recipe_env
 from crafting_table.joblog import LogFeed, LogWriter, file_size
 from crafting_table.ledger import Ledger
@@ -61,6 +64,9 @@ PARSE_TIMEOUT = 900.0
 # After the recipe's shell is gone, how long to wait for the pipe to close
 # (processes that escaped the group may still hold it until killed).
 DRAIN_TIMEOUT = 5.0
+# Removing a job's control groups and taking its folders back walks the
+# worktree; a large one takes seconds, never minutes.
+CLEANUP_TIMEOUT = 120.0
 READ_SIZE = 64 * 1024
 
 
@@ -134,6 +140,9 @@ class Runner(Actor):
 
     async def started(self) -> None:
         """Sweep what a previous process left, then start serving the queue."""
+        recovered = await self.deps.executor.recover()
+        if recovered:
+            logger.info("killed what %d earlier job(s) left running", recovered)
         await self._sweep_stranded()
         self.nursery.start_soon(self._poll)
         await self._dispatch()
@@ -304,7 +313,7 @@ class Runner(Actor):
             await _safe_line(writer, f"error: {exc.message}")
         except Exception as exc:
             logger.exception("job %s (%s) broke the runner", job.id, job.project_name)
-            outcome.fail(f"internal error: {type(exc).__name__}: {exc}")
+            outcome.fail(writer.mask(f"internal error: {type(exc).__name__}: {exc}"))
             await _safe_line(writer, f"internal error: {type(exc).__name__}")
         finally:
             # Shielded: the job must reach a terminal status and lose its
@@ -334,6 +343,8 @@ class Runner(Actor):
         remote = Remote.from_git_url(
             project.spec.git_url, self.deps.allow_file(project.owner)
         )
+        if remote.credentials is not None:
+            writer.add_secrets(remote.credentials.secrets())
         await writer.line(f"fetching {redact_url(project.spec.git_url)}")
 
         with trio.CancelScope() as scope:
@@ -373,7 +384,15 @@ class Runner(Actor):
                 },
             )
             await writer.line(f"$ {job.command}")
-            await self._execute(entry, writer, outcome, workdir, env)
+            await self._execute(
+                entry,
+                writer,
+                outcome,
+                workdir,
+                env,
+                owned=[worktree, reports],
+                shared=[workspace.cache_dir(job.project_name)],
+            )
             return worktree
         # Cancelled before the recipe started.
         outcome.status, outcome.error = "canceled", entry.stop_reason
@@ -389,11 +408,20 @@ class Runner(Actor):
         outcome: _Outcome,
         workdir: Path,
         env: dict[str, str],
+        *,
+        owned: list[Path],
+        shared: list[Path],
     ) -> None:
         job = entry.job
         mark = job.kill_mark or secrets.token_hex(16)
         process = await self.deps.executor.start(
-            job.command, cwd=workdir, env=env, mark=mark
+            job.command,
+            cwd=workdir,
+            env=env,
+            mark=mark,
+            limits=_limits(job),
+            owned=owned,
+            shared=shared,
         )
         await self.deps.ledger.write(
             job_store.record_process,
@@ -429,7 +457,10 @@ class Runner(Actor):
                     code = await self._stop(process)
                     await self._kill_leftovers(job, process, writer)
                     outcome.status = "canceled"
-            await process.aclose()
+            # Shielded: the job's control groups must go and its folders
+            # return to the service however the job ended.
+            with trio.CancelScope(shield=True), trio.move_on_after(CLEANUP_TIMEOUT):
+                await process.aclose()
             outcome.exit_code = _exit_status(code) if code is not None else None
             outcome.seconds = time.monotonic() - started
         if outcome.status == "running":
@@ -468,6 +499,8 @@ class Runner(Actor):
         job = entry.job
         if outcome.status == "running":
             outcome.status = "failed"
+        if outcome.error:
+            outcome.error = writer.mask(outcome.error)
         if entry.stop_reason == "service stopped" and outcome.status == "canceled":
             await _safe_line(writer, "the service stopped; job canceled")
         await _safe_line(writer, _footer(outcome, writer))
@@ -594,6 +627,18 @@ def _final(job: JobRow) -> dict[str, object]:
         "exit_code": job.exit_code,
         "findings_count": job.findings_count,
     }
+
+
+def _limits(job: JobRow) -> JobLimits:
+    """The limits the job's subproject asked for when it was enqueued."""
+    asked = job.snapshot.get("limits")
+    if not isinstance(asked, dict):
+        return JobLimits()
+    memory, pids = asked.get("memory_mb"), asked.get("pids")
+    return JobLimits(
+        memory_mb=memory if isinstance(memory, int) else None,
+        pids=pids if isinstance(pids, int) else None,
+    )
 
 
 def _kill_stranded(job: JobRow) -> None:

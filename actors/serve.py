@@ -36,6 +36,7 @@ from actors.supervisor import Supervisor
 from crafting_table import procs
 from crafting_table.auth import hash_bearer, mint_bearer
 from crafting_table.config import Settings
+from crafting_table.containment import Containment
 from crafting_table.executor import LocalExecutor
 from crafting_table.ledger import Ledger
 from crafting_table.ledger import tokens as token_store
@@ -135,10 +136,11 @@ async def run_service(
         logger.warning(
             "cannot become a child subreaper; escaped recipe processes go to init"
         )
+    containment = await trio.to_thread.run_sync(Containment.setup, settings)
     ledger = await Ledger.open(settings.ledger_path)
     try:
         bearer = await ensure_admin(ledger, settings)
-        handle = _build(settings, ledger, wall_clock)
+        handle = _build(settings, ledger, wall_clock, containment)
         handle.admin_bearer = bearer
         async with trio.open_nursery() as nursery:
             nursery.start_soon(handle.supervisor.run, name="supervisor")
@@ -149,17 +151,33 @@ async def run_service(
             await _shutdown(handle)
             nursery.cancel_scope.cancel()
     finally:
+        # Shielded: closing the ledger and removing the (now empty) control
+        # group folders are the last clean-up, also on cancellation.
         with trio.CancelScope(shield=True):
             await ledger.aclose()
+            await trio.to_thread.run_sync(containment.close)
+
+
+def _admin_secrets(settings: Settings) -> list[str]:
+    """The admin bearer as the bearer file holds it, to mask in job logs."""
+    try:
+        bearer = settings.admin_bearer_path.read_text().strip()
+    except OSError:
+        return []
+    return [bearer] if bearer else []
 
 
 def _build(
     settings: Settings,
     ledger: Ledger,
     wall_clock: Callable[[], datetime] | None = None,
+    containment: Containment | None = None,
 ) -> ServiceHandle:
     supervisor = Supervisor()
     workspace = Workspace(settings.workspace_dir, settings.git_timeout_secs)
+    workspace.seal()
+    containment = containment or Containment()
+    masked = [*settings.secrets(), *_admin_secrets(settings)]
     names = ("runner", "parser", "gc", "notifier", "scheduler", "statuses", "patcher")
     inboxes = {name: Inbox(name) for name in names}
     refs = {name: inbox.ref() for name, inbox in inboxes.items()}
@@ -187,9 +205,9 @@ def _build(
         settings=settings,
         ledger=ledger,
         workspace=workspace,
-        executor=LocalExecutor(),
+        executor=LocalExecutor(containment),
         parser=refs["parser"],
-        secrets=settings.secrets,
+        secrets=lambda: list(masked),
         allow_file=lambda owner: settings.allow_file_urls != "never",
         listeners=[refs["statuses"]],
     )
@@ -242,6 +260,7 @@ def _build(
             "patcher": lambda: patcher_health(
                 patchers[0] if patchers else None, settings
             ),
+            "containment": containment.health,
         },
     )
     app = create_app(ctx)

@@ -86,6 +86,10 @@ class Settings(BaseSettings):
     git_timeout_secs: float = Field(default=600.0, gt=0)
     recipe_env: CsvList = Field(default_factory=lambda: list(DEFAULT_RECIPE_ENV))
     recipe_user: str | None = None
+    # Per-job limits for subprojects that set none; 0 means no limit.
+    default_memory_mb: int = Field(default=4096, ge=0, le=1024 * 1024)
+    default_pids: int = Field(default=4096, ge=0, le=1_000_000)
+    containment: Literal["auto", "cgroup2", "hybrid", "none"] = "auto"
 
     # Garbage collection.
     gc_interval_secs: float = Field(default=3600.0, gt=0)

@@ -11,6 +11,7 @@ any of them to ``{ok: false, error: {code, message}}`` in one place::
     ├── LedgerError                    500 ledger_failed
     ├── GitError                       502 git_failed
     │   └── UnsafeGitInput             422 unsafe_git_input
+    ├── ContainmentError               500 containment_failed
     ├── ActorError                     500 actor_failed
     │   ├── AskTimeout                 503 actor_busy
     │   └── RestartIntensityExceeded   500 restart_intensity
@@ -76,6 +77,12 @@ class UnsafeGitInput(GitError):
 
     status = 422
     code = "unsafe_git_input"
+
+
+class ContainmentError(CraftingError):
+    """A recipe could not be confined (a control group, an owner, a limit)."""
+
+    code = "containment_failed"
 
 
 class ActorError(CraftingError):

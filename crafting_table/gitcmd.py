@@ -14,7 +14,9 @@ Every call goes through :func:`run_git`, which
 * hands credentials to git through a credential helper that reads them
   from the child's environment, so they never appear in argv or in a
   remote URL;
-* runs under a deadline and redacts secrets from the error it raises.
+* runs under a deadline and redacts secrets from the error it raises;
+* in a worktree, names the git folder and the work tree explicitly
+  (``work_tree=``), so a ``.git`` file that a recipe rewrote is never read.
 
 Callers still put user-supplied values after ``--`` and check refs with
 :func:`crafting_table.urls.check_ref` first.
@@ -100,6 +102,9 @@ def git_env(allow_file: bool, credentials: Credentials | None) -> dict[str, str]
         "SSH_ASKPASS": "false",
         "GIT_SSH_COMMAND": "ssh -o BatchMode=yes",
         "GIT_PROTOCOL_FROM_USER": "0",
+        # Set, even empty, it wins over any core.gitProxy command that a
+        # repository's configuration could name for git:// remotes.
+        "GIT_PROXY_COMMAND": "",
         "GIT_ALLOW_PROTOCOL": ":".join(protocols),
     }
     if credentials is not None:
@@ -112,10 +117,15 @@ def git_argv(
     args: Sequence[str],
     *,
     git_dir: Path | None = None,
+    work_tree: Path | None = None,
     allow_file: bool = False,
     credentials: Credentials | None = None,
 ) -> list[str]:
-    """The full argv for ``git <args>`` with the safety overrides in front."""
+    """The full argv for ``git <args>`` with the safety overrides in front.
+
+    With ``work_tree``, git trusts exactly that folder (``safe.directory``)
+    however it is owned: the recipe user owns worktrees during a job.
+    """
     argv = ["git"]
     for item in _SAFE_CONFIG:
         argv += ["-c", item]
@@ -126,8 +136,12 @@ def git_argv(
     argv += ["-c", "credential.helper="]
     if credentials is not None:
         argv += ["-c", f"credential.helper={_CREDENTIAL_HELPER}"]
+    if work_tree is not None:
+        argv += ["-c", f"safe.directory={work_tree}"]
     if git_dir is not None:
         argv.append(f"--git-dir={git_dir}")
+    if work_tree is not None:
+        argv.append(f"--work-tree={work_tree}")
     argv += list(args)
     return argv
 
@@ -136,6 +150,7 @@ async def run_git(
     args: Sequence[str],
     *,
     git_dir: Path | None = None,
+    work_tree: Path | None = None,
     cwd: Path | None = None,
     allow_file: bool = False,
     credentials: Credentials | None = None,
@@ -145,12 +160,19 @@ async def run_git(
 ) -> GitResult:
     """Run git and return its output.
 
+    ``git_dir`` and ``work_tree`` are passed as ``--git-dir`` and
+    ``--work-tree``; with both, git reads nothing from the work tree to
+    find its repository.
     Raises :class:`GitError` (stderr redacted) when git exits non-zero and
     ``check`` is set, or when it does not finish within ``timeout`` seconds
     (the process is killed).
     """
     argv = git_argv(
-        args, git_dir=git_dir, allow_file=allow_file, credentials=credentials
+        args,
+        git_dir=git_dir,
+        work_tree=work_tree,
+        allow_file=allow_file,
+        credentials=credentials,
     )
     env = git_env(allow_file, credentials)
     hidden = [*secrets, *(credentials.secrets() if credentials else [])]

@@ -82,9 +82,10 @@ class LogWriter:
     """Appends a job's output to its log file, capped and masked.
 
     Use :meth:`line` for the service's own lines and :meth:`output` for the
-    recipe's bytes. Past ``cap`` bytes of recipe output, one marker line is
-    written and the rest is counted but dropped; the pipe is still drained
-    by the caller, so the recipe never blocks on a full pipe.
+    recipe's bytes; both are masked. Past ``cap`` bytes of recipe output,
+    one marker line is written and the rest is counted but dropped; the
+    pipe is still drained by the caller, so the recipe never blocks on a
+    full pipe.
     """
 
     def __init__(self, path: Path, cap: int, secrets: list[str], feed: LogFeed) -> None:
@@ -94,7 +95,8 @@ class LogWriter:
         self.written = 0
         self.output_bytes = 0
         self.dropped = 0
-        self._masker = Masker(secrets)
+        self._secrets = list(secrets)
+        self._masker = Masker(self._secrets)
         self._fd: int | None = None
         self._ends_with_newline = True
 
@@ -105,10 +107,22 @@ class LogWriter:
             os.open, self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640
         )
 
+    def add_secrets(self, secrets: list[str]) -> None:
+        """Mask ``secrets`` too; call before the first :meth:`output`."""
+        assert not self.output_bytes, "secrets must be known before any output"
+        self._secrets += secrets
+        self._masker = Masker(self._secrets)
+
+    def mask(self, text: str) -> str:
+        """``text`` with every secret of this log masked."""
+        data = self._masker.mask(text.encode("utf-8", "surrogateescape"))
+        return data.decode("utf-8", "surrogateescape")
+
     async def line(self, text: str) -> None:
-        """Write one service line, on a line of its own."""
+        """Write one service line, masked, on a line of its own."""
         lead = b"" if self._ends_with_newline else b"\n"
-        await self._write(lead + PREFIX + text.encode("utf-8", "replace") + b"\n")
+        data = self._masker.mask(text.encode("utf-8", "replace"))
+        await self._write(lead + PREFIX + data + b"\n")
 
     async def output(self, data: bytes | bytearray) -> None:
         """Write recipe output, masked, up to the cap."""

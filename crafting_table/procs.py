@@ -18,7 +18,7 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 logger = logging.getLogger(__name__)
 
@@ -137,6 +137,29 @@ def _reap(pids: Iterable[int]) -> None:
             continue
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
+
+
+def reap_adopted(select: Callable[[int], bool], skip: Iterable[int] = ()) -> int:
+    """Reap the dead children of this process that ``select`` picks.
+
+    For processes that died in a job's control group after their parent
+    did, so that they were handed to this subreaper: ``select`` decides
+    which of its zombie children are such, so that a child some other code
+    waits for (trio's) is never reaped here. Returns how many were reaped.
+    """
+    own = os.getpid()
+    skipped = set(skip)
+    reaped = 0
+    for pid in _pids():
+        fields = _stat_fields(pid)
+        if pid in skipped or not fields or len(fields) < 2:
+            continue
+        if fields[0] != "Z" or int(fields[1]) != own or not select(pid):
+            continue
+        with contextlib.suppress(ChildProcessError):
+            done, _ = os.waitpid(pid, os.WNOHANG)
+            reaped += done == pid
+    return reaped
 
 
 def kill_recorded_group(pgid: int, recorded_start: int | None) -> bool:

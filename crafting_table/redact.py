@@ -83,6 +83,10 @@ class Masker:
         self._longest = max((len(v) for v in self._shapes), default=0)
         self._carry = b""
 
+    def mask(self, data: bytes) -> bytes:
+        """``data`` masked as a whole, apart from the stream."""
+        return self._pattern.sub(MASK, data) if self._pattern else data
+
     @property
     def active(self) -> bool:
         """False when there is nothing to mask (the stream passes through)."""

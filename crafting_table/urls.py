@@ -4,19 +4,53 @@ A project's ``git_url`` may carry credentials (``https://user:token@host/``).
 They are stored, never shown: :func:`redact_url` is what every answer and
 log line uses, and :func:`split_credentials` is how the workspace hands
 them to git through the environment instead of the remote URL.
+
+A URL may not point where the service's own fetches must never go: cloud
+metadata endpoints and link-local addresses (refused by
+:func:`parse_git_url`, literal addresses in any spelling the resolver
+accepts, and the well-known metadata names) and the service itself
+(:func:`points_at`, which the registration endpoint calls with the
+addresses it listens on). Names are not resolved: a name that resolves
+to such an address is not caught here.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
+import socket
+from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 SCHEMES = ("https", "http", "ssh", "git", "file")
+DEFAULT_PORTS = {"https": 443, "http": 80, "ssh": 22, "git": 9418}
+# Where instance metadata (and its credentials) live on the major clouds.
+_FORBIDDEN_NETWORKS = tuple(
+    ipaddress.ip_network(n)
+    for n in (
+        "169.254.0.0/16",
+        "fe80::/10",
+        "fd00:ec2::254/128",
+        "100.100.100.200/32",
+    )
+)
+_METADATA_NAMES = frozenset(
+    {
+        "metadata",
+        "metadata.google.internal",
+        "metadata.goog",
+        "instance-data",
+        "instance-data.ec2.internal",
+        "metadata.tencentyun.com",
+    }
+)
+_LOCAL_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 _SCP_LIKE = re.compile(
     r"^(?P<user>[A-Za-z0-9._-]+@)?(?P<host>[A-Za-z0-9.-]+):(?P<path>[^/].*)$"
 )
 _CONTROL = re.compile(r"[\x00-\x20\x7f]")
+_DECODED_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _BAD_REF_CHARS = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
 
 
@@ -29,6 +63,7 @@ class GitUrl:
     host: str | None
     username: str | None
     password: str | None
+    port: int | None = None
 
     @property
     def is_file(self) -> bool:
@@ -68,12 +103,14 @@ def parse_git_url(value: str) -> GitUrl:
     Accepted: ``https``, ``http``, ``ssh``, ``git`` and ``file`` URLs, the
     scp-like ``user@host:path`` form, and absolute local paths (as file).
     Refused: anything starting with ``-``, ``<transport>::`` forms such as
-    ``ext::``, control characters, and userinfo that hides the real host.
+    ``ext::``, control characters (also percent-encoded), userinfo that
+    hides the real host or starts with ``-``, and hosts that are link-local
+    or cloud metadata endpoints.
     """
     # Messages quote the URL with any credentials masked: they reach API
     # answers and logs.
     shown = _mask_userinfo(value)
-    if _CONTROL.search(value):
+    if _CONTROL.search(value) or _DECODED_CONTROL.search(unquote(value)):
         raise ValueError(
             f"git_url {shown!r} contains whitespace or a control character"
         )
@@ -97,9 +134,9 @@ def parse_git_url(value: str) -> GitUrl:
                 "ssh://git@host/org/repo.git or an absolute path"
             )
         user = match["user"][:-1] if match["user"] else None
-        return GitUrl(
-            url=value, scheme="ssh", host=match["host"], username=user, password=None
-        )
+        _check_user(value, user)
+        host = _check_host(value, match["host"])
+        return GitUrl(url=value, scheme="ssh", host=host, username=user, password=None)
 
     parts = urlsplit(value)
     scheme = parts.scheme.lower()
@@ -132,12 +169,18 @@ def parse_git_url(value: str) -> GitUrl:
             )
         username = unquote(name) or None
         password = unquote(secret) if colon else None
+        _check_user(value, username)
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"git_url {redact_url(value)!r} has a bad port") from exc
     return GitUrl(
         url=value,
         scheme=scheme,
-        host=parts.hostname.lower(),
+        host=_check_host(value, parts.hostname),
         username=username,
         password=password,
+        port=port,
     )
 
 
@@ -154,6 +197,87 @@ def _mask_userinfo(value: str) -> str:
     if "@" not in authority:
         return value
     return f"{head}://***@{authority.rpartition('@')[2]}{slash}{path}"
+
+
+def _check_user(value: str, user: str | None) -> None:
+    # ssh would read 'ssh://-oProxyCommand=...@host/' as an option.
+    if user and user.startswith("-"):
+        raise ValueError(
+            f"git_url {redact_url(value)!r} has a user name starting with '-'"
+        )
+
+
+def literal_address(
+    host: str,
+) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """``host`` as an address if it is one in any spelling, else None.
+
+    Besides dotted quads, the resolver (and so git) takes ``2852039166``,
+    ``0xa9.0xfe.0xa9.0xfe`` or ``0251.0376.0251.0376`` for an IPv4 address;
+    an IPv4 address mapped into IPv6 counts as the IPv4 address.
+    """
+    try:
+        address: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(
+            host.partition("%")[0]
+        )
+    except ValueError:
+        try:
+            address = ipaddress.IPv4Address(socket.inet_aton(host))
+        except OSError:
+            return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        return address.ipv4_mapped
+    return address
+
+
+def _check_host(value: str, host: str) -> str:
+    name = host.lower().rstrip(".")
+    address = literal_address(name)
+    forbidden = (
+        any(address in network for network in _FORBIDDEN_NETWORKS)
+        if address is not None
+        else name in _METADATA_NAMES
+    )
+    if forbidden:
+        raise ValueError(
+            f"git_url {redact_url(value)!r} points at {host!r}, a link-local or "
+            "cloud metadata address; use the address of a git server"
+        )
+    return name
+
+
+def points_at(url: GitUrl, service: Iterable[tuple[str, int]]) -> bool:
+    """True when ``url`` reaches one of the ``(host, port)`` pairs of this service.
+
+    A pair's host may be a wildcard (``0.0.0.0``, ``::``): then every
+    loopback address and local name on that port counts, and the host's
+    own name. Loopback and local names count for every port.
+    """
+    if url.host is None or url.scheme == "file":
+        return False
+    port = url.port or DEFAULT_PORTS.get(url.scheme)
+    target = literal_address(url.host)
+    for host, service_port in service:
+        if port != service_port:
+            continue
+        name = host.lower().strip("[]")
+        bound = literal_address(name)
+        if _is_local(url.host, target) or url.host == name:
+            return True
+        if target is not None and target == bound:
+            return True
+        wildcard = bound is not None and bound.is_unspecified
+        if wildcard and url.host == socket.gethostname().lower():
+            return True
+    return False
+
+
+def _is_local(
+    name: str, address: ipaddress.IPv4Address | ipaddress.IPv6Address | None
+) -> bool:
+    if address is not None:
+        return address.is_loopback or address.is_unspecified
+    return name in _LOCAL_NAMES or name.endswith(".localhost")
 
 
 def check_git_url_shape(value: str) -> str:

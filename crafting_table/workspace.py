@@ -9,7 +9,16 @@ Fetches are serialised per project and coalesced: a job that asks for a
 fetch while another is running waits for the next one, and a fetch that
 started after a job asked serves it too, so a burst of jobs costs one or two
 fetches, not one each. Every git call goes through
-:func:`crafting_table.gitcmd.run_git`.
+:func:`crafting_table.gitcmd.run_git`; in a worktree, always with the git
+folder and work tree named (:meth:`Workspace.worktree_git`), never by
+finding them from the worktree's ``.git`` file, which the recipe may have
+rewritten.
+
+Folder modes (:meth:`Workspace.seal`): the workspace and each project
+folder let anyone pass but not list, so that a recipe running as another
+user reaches its own worktree by name; clones and the trash are private
+to the service (the executor opens a clone to the recipe user while a job
+of its project runs).
 """
 
 from __future__ import annotations
@@ -73,6 +82,8 @@ _CLONE_CONFIG = """[core]
 \tbare = true
 """
 TRASH = ".trash"
+PASSAGE_MODE = 0o711
+PRIVATE_MODE = 0o700
 _UNTRUSTED_FILES = ("info/attributes", "objects/info/alternates", "config.worktree")
 
 
@@ -125,6 +136,8 @@ class Workspace:
         # init + fetch rather than clone: the remote URL then never enters
         # the bare clone's config, with or without credentials.
         await trio.to_thread.run_sync(_remove_trees, [cache])
+        await trio.to_thread.run_sync(_make_folder, cache.parent, PASSAGE_MODE)
+        await trio.to_thread.run_sync(_make_folder, cache, PRIVATE_MODE)
         await run_git(
             ["init", "--bare", "--quiet", "--", str(cache)], timeout=self.git_timeout
         )
@@ -183,13 +196,10 @@ class Workspace:
             + await self._known_branches(project)
         )
 
-    async def _rev_parse(
-        self, cache: Path, spec: str, cwd: Path | None = None
-    ) -> str | None:
+    async def _rev_parse(self, cache: Path, spec: str) -> str | None:
         result = await run_git(
             ["rev-parse", "--verify", "--quiet", "--end-of-options", spec],
-            git_dir=None if cwd else cache,
-            cwd=cwd,
+            git_dir=cache,
             check=False,
             timeout=self.git_timeout,
         )
@@ -228,7 +238,7 @@ class Workspace:
         for candidate in candidates:
             result = await self._add_record(project, path, candidate)
             if result.returncode == 0:
-                await self._populate(path)
+                await self._populate(project, job_id)
                 return path, await self._head_of(project, job_id, path)
             if "invalid reference" not in result.stderr:
                 raise GitError(f"git worktree add failed: {_last_line(result.stderr)}")
@@ -259,21 +269,54 @@ class Workspace:
                 check=False,
             )
 
-    async def _populate(self, path: Path) -> None:
-        await run_git(
-            ["reset", "--hard", "--quiet"], cwd=path, timeout=self.git_timeout
+    def admin_dir(self, project: str, job_id: str) -> Path:
+        """Git's folder for the worktree of one job, inside the bare clone."""
+        return self.cache_dir(project) / "worktrees" / job_id
+
+    async def worktree_git(
+        self,
+        project: str,
+        job_id: str,
+        args: list[str],
+        *,
+        check: bool = True,
+        timeout: float | None = None,
+    ) -> GitResult:
+        """Run git on the worktree of ``job_id``, with every folder named.
+
+        The git folder is the worktree's admin folder in the bare clone and
+        the work tree is the job's folder, both as the service chose them:
+        nothing the recipe wrote (its ``.git`` file, its own configuration)
+        decides where git looks. Raises like :func:`run_git`.
+        """
+        return await run_git(
+            args,
+            git_dir=self.admin_dir(project, job_id),
+            work_tree=self.worktree_dir(project, job_id),
+            cwd=self.worktree_dir(project, job_id),
+            check=check,
+            timeout=self.git_timeout if timeout is None else timeout,
         )
 
+    async def _populate(self, project: str, job_id: str) -> None:
+        await self.worktree_git(project, job_id, ["reset", "--hard", "--quiet"])
+
     async def _head_of(self, project: str, job_id: str, path: Path) -> str:
-        head = self.cache_dir(project) / "worktrees" / job_id / "HEAD"
+        head = self.admin_dir(project, job_id) / "HEAD"
         try:
             text = head.read_text().strip()
         except OSError:
             text = ""
         if _SHA.match(text):
             return text
-        found = await self._rev_parse(self.cache_dir(project), "HEAD^{commit}", path)
-        if found is None:
+        result = await self.worktree_git(
+            project,
+            job_id,
+            ["rev-parse", "--verify", "--quiet", "--end-of-options", "HEAD^{commit}"],
+            check=False,
+        )
+        found = result.stdout.strip()
+        if result.returncode != 0 or not found:
             raise GitError(f"cannot read the commit of the worktree of job {job_id}")
         return found
 
@@ -295,7 +338,7 @@ class Workspace:
         result = await self._add_record(project, path, sha)
         if result.returncode != 0:
             raise GitError(f"git worktree add failed: {_last_line(result.stderr)}")
-        await self._populate(path)
+        await self._populate(project, job_id)
         return path
 
     async def remove_worktree(self, project: str, job_id: str) -> None:
@@ -306,7 +349,7 @@ class Workspace:
         nothing it wrote should steer what the service deletes.
         """
         path = self.worktree_dir(project, job_id)
-        admin = self.cache_dir(project) / "worktrees" / job_id
+        admin = self.admin_dir(project, job_id)
         # git fetch walks every worktree's HEAD in its connectivity check;
         # a record vanishing under it fails the fetch, so records leave only
         # between fetches.
@@ -332,7 +375,7 @@ class Workspace:
         # deleted: a git command running meanwhile in the same clone never
         # sees half a folder.
         trash = self.root / TRASH
-        trash.mkdir(parents=True, exist_ok=True)
+        _make_folder(trash, PRIVATE_MODE)
         moved = []
         for path in paths:
             if not path.exists() and not path.is_symlink():
@@ -344,6 +387,20 @@ class Workspace:
                 target = path
             moved.append(target)
         return moved
+
+    def seal(self) -> None:
+        """Set the folder modes that recipes rely on; see the module docstring.
+
+        Blocks; call it at start, before any job runs (a clone opened to a
+        running job would be closed again).
+        """
+        _make_folder(self.root, PASSAGE_MODE)
+        if (self.root / TRASH).is_dir():
+            os.chmod(self.root / TRASH, PRIVATE_MODE)
+        for project in self.projects():
+            os.chmod(self.project_dir(project), PASSAGE_MODE)
+            if self.cache_dir(project).is_dir():
+                os.chmod(self.cache_dir(project), PRIVATE_MODE)
 
     def projects(self) -> list[str]:
         """Projects that have a folder in the workspace."""
@@ -377,6 +434,11 @@ class Workspace:
 def _last_line(text: str) -> str:
     lines = text.strip().splitlines()
     return lines[-1] if lines else "no message"
+
+
+def _make_folder(path: Path, mode: int) -> None:
+    path.mkdir(parents=True, exist_ok=True)
+    os.chmod(path, mode)
 
 
 def _reset_clone(cache: Path) -> None:

@@ -8,6 +8,7 @@ from crafting_table.urls import (
     check_ref,
     owner_and_repo,
     parse_git_url,
+    points_at,
     redact_url,
     split_credentials,
 )
@@ -55,6 +56,18 @@ def test_accepted(url: str, scheme: str, host: str | None) -> None:
         pytest.param("https://host/r\n", "control", id="newline"),
         pytest.param("file://remote.example/srv/r", "remote host", id="file-host"),
         pytest.param("relative/path", "not a URL", id="relative"),
+        pytest.param("https://host/r%0a--x", "control", id="encoded-newline"),
+        pytest.param("ssh://-oProxyCommand=x@host/r", "starting with '-'", id="user"),
+        pytest.param("http://169.254.169.254/latest", "metadata", id="link-local"),
+        pytest.param("http://2852039166/latest", "metadata", id="decimal-ipv4"),
+        pytest.param("http://0xa9.0xfe.0xa9.0xfe/x", "metadata", id="hex-ipv4"),
+        pytest.param("http://[::ffff:169.254.169.254]/x", "metadata", id="mapped"),
+        pytest.param("http://[fe80::1%25eth0]/x", "metadata", id="ipv6-link-local"),
+        pytest.param("ssh://git@[fd00:ec2::254]/x", "metadata", id="aws-ipv6"),
+        pytest.param("http://metadata.google.internal/x", "metadata", id="gce-name"),
+        pytest.param("http://METADATA.Google.Internal./x", "metadata", id="name-case"),
+        pytest.param("git@169.254.169.254:org/x.git", "metadata", id="scp-link-local"),
+        pytest.param("https://h.example:99999/x", "bad port", id="port"),
     ],
 )
 def test_refused(url: str, reason: str) -> None:
@@ -149,3 +162,32 @@ def test_errors_never_quote_credentials(url: str) -> None:
         parse_git_url(url)
 
     assert "tok-secret-1" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "service", "expected"),
+    [
+        pytest.param("http://127.0.0.1:8810/x", [("127.0.0.1", 8810)], True, id="same"),
+        pytest.param("http://localhost:8810/x", [("127.0.0.1", 8810)], True, id="name"),
+        pytest.param("http://[::1]:8810/x", [("0.0.0.0", 8810)], True, id="ipv6-lo"),
+        pytest.param(
+            "http://127.1.2.3:8810/x", [("10.0.0.5", 8810)], True, id="lo-any"
+        ),
+        pytest.param("http://2130706433:8810/x", [("::", 8810)], True, id="decimal"),
+        pytest.param("http://10.0.0.5:8810/x", [("10.0.0.5", 8810)], True, id="bound"),
+        pytest.param(
+            "http://0.0.0.0:8810/x", [("10.0.0.5", 8810)], True, id="wildcard"
+        ),
+        pytest.param("http://ci.lan/x", [("ci.lan", 80)], True, id="default-port"),
+        pytest.param(
+            "http://127.0.0.1:8811/x", [("127.0.0.1", 8810)], False, id="port"
+        ),
+        pytest.param("http://10.0.0.6:8810/x", [("10.0.0.5", 8810)], False, id="host"),
+        pytest.param("https://ci.lan/x", [("ci.lan", 80)], False, id="scheme-port"),
+        pytest.param("/srv/repo.git", [("127.0.0.1", 8810)], False, id="path"),
+    ],
+)
+def test_points_at_the_service(
+    url: str, service: list[tuple[str, int]], expected: bool
+) -> None:
+    assert points_at(parse_git_url(url), service) is expected

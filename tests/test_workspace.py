@@ -156,3 +156,54 @@ async def test_read_only_leftovers_are_removed(tmp_path: Path, make_repo: Any) -
     await workspace.remove_worktree("p", "job1")
 
     assert not tree.exists()
+
+
+async def test_worktree_git_never_reads_the_worktrees_own_git_file(
+    tmp_path: Path, make_repo: Any
+) -> None:
+    repo: Repo = make_repo()
+    other: Repo = make_repo({"other.txt": "x\n"})
+    workspace = Workspace(tmp_path / "ws")
+    remote = Remote.from_git_url(repo.url, allow_file=True)
+    await workspace.sync("p", remote)
+    sha = await workspace.resolve("p", remote, ref="main", sha=None)
+    tree = await workspace.add_worktree("p", "job1", sha)
+    # What a recipe could do to its worktree: point it at another repository.
+    (tree / ".git").write_text(f"gitdir: {other.path / '.git'}\n")
+
+    result = await workspace.worktree_git(
+        "p", "job1", ["rev-parse", "--verify", "HEAD"]
+    )
+
+    assert result.stdout.strip() == sha != other.git("rev-parse", "HEAD")
+
+
+async def test_a_repository_cannot_name_a_proxy_command(tmp_path: Path) -> None:
+    marker = tmp_path / "proxied"
+    proxy = tmp_path / "proxy.sh"
+    proxy.write_text(f"#!/bin/sh\ntouch {marker}\n")
+    proxy.chmod(0o755)
+    bare = tmp_path / "bare.git"
+    await run_git(["init", "--bare", "--quiet", "--", str(bare)], timeout=30)
+    with open(bare / "config", "a") as config:
+        config.write(f"[core]\n\tgitProxy = {proxy}\n")
+
+    with pytest.raises(GitError):
+        await run_git(["ls-remote", "--", "git://127.0.0.1:9/x"], git_dir=bare)
+
+    assert not marker.exists()
+
+
+def test_seal_sets_the_folder_modes_recipes_rely_on(tmp_path: Path) -> None:
+    root = tmp_path / "ws"
+    (root / "p" / ".cache").mkdir(parents=True)
+    (root / ".trash").mkdir()
+    workspace = Workspace(root)
+
+    workspace.seal()
+
+    modes = {
+        name: stat.S_IMODE((root / name).stat().st_mode)
+        for name in (".", "p", "p/.cache", ".trash")
+    }
+    assert modes == {".": 0o711, "p": 0o711, "p/.cache": 0o700, ".trash": 0o700}

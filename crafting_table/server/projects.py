@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
+from urllib.parse import urlsplit
 
-from quart import Blueprint
+from quart import Blueprint, request
 from quart_schema import validate_querystring, validate_request, validate_response
 
 from crafting_table.errors import Unprocessable
@@ -21,7 +22,7 @@ from crafting_table.models import (
 )
 from crafting_table.server.access import caller, owner_filter, visible_project
 from crafting_table.server.app import context
-from crafting_table.urls import parse_git_url, redact_url
+from crafting_table.urls import DEFAULT_PORTS, parse_git_url, points_at, redact_url
 
 blueprint = Blueprint("projects", __name__)
 
@@ -38,10 +39,33 @@ def project_out(row: ProjectRow) -> ProjectOut:
     return ProjectOut.from_spec(row.spec, row.owner, row.created_at, row.updated_at)
 
 
+def service_addresses() -> list[tuple[str, int]]:
+    """Where this service answers: its bind address, this request's, its public URL."""
+    settings = context().settings
+    found: list[tuple[str, int]] = []
+    host, _, port = settings.bind.rpartition(":")
+    if int(port):
+        found.append((host, int(port)))
+    if request.server and request.server[1]:
+        found.append((str(request.server[0]), int(request.server[1])))
+    if settings.public_url:
+        public = urlsplit(settings.public_url)
+        default = DEFAULT_PORTS.get(public.scheme, 80)
+        if public.hostname:
+            found.append((public.hostname, public.port or default))
+    return found
+
+
 def check_remote(spec: ProjectIn, is_admin: bool) -> None:
     """Refuse a git_url this caller may not register here (422)."""
     settings = context().settings
     parsed = parse_git_url(spec.git_url)
+    if points_at(parsed, service_addresses()):
+        raise Unprocessable(
+            f"git_url {redact_url(spec.git_url)!r} points at this service itself; "
+            "use the address of a git server",
+            field="git_url",
+        )
     if parsed.is_file:
         policy = settings.allow_file_urls
         if policy == "never" or (policy == "admin" and not is_admin):

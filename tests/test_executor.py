@@ -1,0 +1,138 @@
+"""The local executor: where a recipe starts, what it may not escape."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import trio
+
+from crafting_table import procs
+from crafting_table.cgroups import JobGroup, detect
+from crafting_table.containment import Containment, RecipeUser
+from crafting_table.errors import ContainmentError
+from crafting_table.executor import JobLimits, LocalExecutor, LocalProcess
+from tests.confinement import recipe_user, require_cgroups, require_root
+
+ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin"}
+
+
+@pytest.fixture
+def containment() -> Iterator[Containment]:
+    """Control groups of this host under a folder of the test's own."""
+    require_cgroups()
+    layout = detect(f"crafting-table-test-{time.monotonic_ns()}")
+    yield Containment(cgroups=layout)
+    for group in layout.leftovers():
+        group.empty()
+        group.remove()
+    layout.release()
+
+
+async def finish(process: LocalProcess) -> tuple[int, str]:
+    """Read the recipe's output to the end, then clean up as the Runner does."""
+    chunks = []
+    with trio.fail_after(30):
+        while data := await process.output.receive_some(65536):
+            chunks.append(data)
+        code = await process.wait()
+        await process.kill_leftovers()
+        await process.aclose()
+    return code, b"".join(chunks).decode()
+
+
+async def test_the_recipe_shell_is_in_its_groups_before_it_runs(
+    containment: Containment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    place = JobGroup.add
+
+    def slow_place(self: JobGroup, pid: int) -> None:
+        # A recipe that did not wait would print its cgroup meanwhile.
+        time.sleep(0.3)
+        place(self, pid)
+
+    monkeypatch.setattr(JobGroup, "add", slow_place)
+    executor = LocalExecutor(containment)
+
+    process = await executor.start(
+        "cat /proc/$$/cgroup", cwd=tmp_path, env=ENV, mark="first"
+    )
+    code, output = await finish(process)
+
+    instance = containment.cgroups.hierarchies[0].parent.name
+    placed = [line for line in output.splitlines() if f"/{instance}/job-" in line]
+    assert code == 0
+    assert len(placed) == len(containment.cgroups.hierarchies), output
+    assert all(line.endswith(f"/{instance}/job-first") for line in placed)
+    assert containment.cgroups.leftovers() == []
+
+
+async def test_a_recipe_that_cannot_be_placed_never_runs(
+    containment: Containment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(self: JobGroup, pid: int) -> None:
+        raise ContainmentError(f"cannot move process {pid}")
+
+    monkeypatch.setattr(JobGroup, "add", refuse)
+    executor = LocalExecutor(containment)
+
+    with pytest.raises(ContainmentError, match="cannot move process"):
+        await executor.start(
+            f"touch {tmp_path / 'ran'}", cwd=tmp_path, env=ENV, mark="refused"
+        )
+
+    assert not (tmp_path / "ran").exists()
+    assert containment.cgroups.leftovers() == []
+
+
+async def test_recover_kills_and_removes_what_a_crash_left(
+    containment: Containment, tmp_path: Path
+) -> None:
+    crashed = LocalExecutor(containment)
+    process = await crashed.start(
+        "echo $$; setsid sleep 300 & exec sleep 300",
+        cwd=tmp_path,
+        env=ENV,
+        mark="crashed",
+    )
+    with trio.fail_after(10):
+        shell = int((await process.output.receive_some(100)).split()[0])
+    group = containment.cgroups.group("job-crashed")
+    with trio.fail_after(10):
+        while len(group.members()) < 2:
+            await trio.sleep(0.02)
+    members = group.members()
+
+    recovered = await LocalExecutor(containment).recover()
+    await process.wait()
+    await process.output.aclose()
+
+    assert recovered == 1
+    assert shell in members
+    assert not any(procs.is_running(pid) for pid in members)
+    assert containment.cgroups.leftovers() == []
+
+
+async def test_without_groups_the_recipe_user_has_a_process_limit(
+    tmp_path: Path,
+) -> None:
+    require_root()
+    user = RecipeUser.lookup(recipe_user().pw_name, tmp_path)
+    executor = LocalExecutor(Containment(user=user))
+
+    process = await executor.start(
+        "id -u; grep 'Max processes' /proc/$$/limits",
+        cwd=tmp_path,
+        env=ENV,
+        mark="rlimit",
+        limits=JobLimits(pids=12),
+    )
+    code, output = await finish(process)
+
+    uid, limits = output.splitlines()
+    assert code == 0, output
+    assert int(uid) == user.uid != os.geteuid()
+    assert limits.split()[2:4] == ["12", "12"]

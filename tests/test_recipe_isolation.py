@@ -1,0 +1,388 @@
+"""Recipes confined end to end: their own user, their control groups, limits.
+
+Every test here runs the real service with ``CRAFTING_RECIPE_USER`` set to
+an unprivileged user, as the image does; they need root (see
+``tests/confinement.py``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import stat
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+import httpx
+import pytest
+import trio
+
+from actors.serve import ServiceHandle, run_service
+from crafting_table import procs
+from crafting_table.cgroups import detect, instance_name
+from crafting_table.config import Settings
+from tests.confinement import (
+    RECIPE_USER,
+    host_mode,
+    reachable_folder,
+    recipe_user,
+    require_cgroups,
+    require_root,
+)
+from tests.support import Repo, enqueue, register, run_job, wait_job
+from tests.test_restart import Server, client
+
+
+@pytest.fixture
+def reachable() -> Iterator[Path]:
+    """A folder for a workspace and caches that the recipe user can reach."""
+    with reachable_folder() as folder:
+        yield folder
+
+
+@pytest.fixture
+def settings(settings: Settings, reachable: Path) -> Settings:
+    """The suite's settings with recipes running as the recipe user."""
+    require_root()
+    settings.workspace_dir = reachable / "workspace"
+    settings.cache_dir = reachable / "caches"
+    settings.recipe_user = recipe_user().pw_name
+    return settings
+
+
+def job_groups(settings: Settings) -> list[str]:
+    """Names of the job control groups of the service using ``settings``."""
+    layout = detect(instance_name(settings.data_dir))
+    return [group.name for group in layout.leftovers()]
+
+
+# -- identity and folders ----------------------------------------------------
+
+
+async def test_recipe_runs_as_the_recipe_user_in_folders_it_was_given(
+    admin: httpx.AsyncClient, make_repo: Any, service: ServiceHandle
+) -> None:
+    user = recipe_user()
+    repo: Repo = make_repo()
+    await register(
+        admin,
+        repo,
+        test=(
+            'echo "uid=$(id -u) groups=$(id -G) owner=$(stat -c %U .)"; '
+            'echo "home=$HOME home-owner=$(stat -c %U "$HOME")"; '
+            "git status --porcelain >/dev/null && echo git-works; "
+            'touch "$CRAFTING_REPORTS/report" && echo reports-writable; '
+            'touch "$PIP_CACHE_DIR/entry" && echo cache-writable'
+        ),
+    )
+
+    body = await run_job(admin, "demo", recipe="test")
+
+    tail = body["log_tail"]
+    assert body["job"]["status"] == "succeeded", tail
+    assert f"uid={user.pw_uid} groups={user.pw_gid} owner={RECIPE_USER}" in tail
+    assert f"home-owner={RECIPE_USER}" in " ".join(tail)
+    assert {"git-works", "reports-writable", "cache-writable"} <= set(tail)
+    folder = service.settings.workspace_dir / "demo"
+    with trio.fail_after(10):
+        while sorted(p.name for p in folder.iterdir()) != [".cache"]:
+            await trio.sleep(0.05)
+    assert stat.S_IMODE((folder / ".cache").stat().st_mode) == 0o700
+    assert stat.S_IMODE(service.settings.data_dir.stat().st_mode) == 0o700
+
+
+def probe_script(service: ServiceHandle, marker: Path) -> tuple[str, set[str]]:
+    """A recipe trying to reach what it must not, and the names of its tries.
+
+    It prints ``reached <name>`` or ``denied <name>`` for each; the last try,
+    writing into its own worktree, must succeed.
+    """
+    data = service.settings.data_dir
+    workspace = service.settings.workspace_dir
+    own, other = workspace / "demo" / ".cache", workspace / "other" / ".cache"
+    pid = os.getpid()
+    q = shlex.quote
+    attempts = {
+        "ledger": f"cat {q(str(data / 'ledger.sqlite3'))}",
+        "bearer": f"cat {q(str(data / 'admin-bearer.txt'))}",
+        "logs": f"ls {q(str(data / 'logs'))}",
+        "environ": f"cat /proc/{pid}/environ",
+        "signal": f"kill -0 {pid}",
+        "other-clone": f"cat {q(str(other / 'config'))}",
+        "other-git": f"git --git-dir={q(str(other))} log",
+        "ssh-command": f"git config --file {q(str(own / 'config'))} "
+        f"core.sshCommand {q('touch ' + str(marker))}",
+        "hook": f"mkdir -p {q(str(own / 'hooks'))}",
+        "alternates": f"echo /tmp > {q(str(own / 'objects/info/alternates'))}",
+        "worktree-config": "echo x > "
+        f'{q(str(own / "worktrees"))}/"$CRAFTING_JOB_ID"/config.worktree',
+        "own-worktree": "touch made-here",
+    }
+    lines = [
+        "attempt() {",
+        '    if sh -c "$2" >/dev/null 2>&1; then echo "reached $1"; '
+        'else echo "denied $1"; fi',
+        "}",
+    ]
+    lines += [f"attempt {name} {q(command)}" for name, command in attempts.items()]
+    return "\n".join(lines) + "\n", set(attempts) - {"own-worktree"}
+
+
+async def test_recipe_cannot_reach_the_service_or_another_project(
+    admin: httpx.AsyncClient, make_repo: Any, service: ServiceHandle, tmp_path: Path
+) -> None:
+    other: Repo = make_repo({"secret.txt": "other project's code\n"}, name="other")
+    await register(admin, other, "other", test="true")
+    first = await run_job(admin, "other", recipe="test")
+    assert first["job"]["status"] == "succeeded"
+    marker = tmp_path / "pwned"
+    script, forbidden = probe_script(service, marker)
+    repo: Repo = make_repo({"probe.sh": script})
+    await register(admin, repo, test="sh probe.sh")
+
+    body = await run_job(admin, "demo", recipe="test")
+    again = await run_job(admin, "demo", recipe="test")
+
+    tail = body["log_tail"]
+    reached = {line.split()[1] for line in tail if line.startswith("reached ")}
+    denied = {line.split()[1] for line in tail if line.startswith("denied ")}
+    assert reached == {"own-worktree"}, tail
+    assert denied == forbidden, tail
+    assert again["job"]["status"] == "succeeded"
+    assert not marker.exists()
+    cache = service.settings.workspace_dir / "demo" / ".cache"
+    assert "sshCommand" not in (cache / "config").read_text()
+    assert not (cache / "hooks").exists()
+
+
+# -- processes and limits ----------------------------------------------------
+
+# Double-forks into a new session and execs sleep with an empty environment:
+# neither the process group nor the environment mark can find it.
+DAEMON = textwrap.dedent(
+    """
+    import os
+    if os.fork() == 0:
+        os.setsid()
+        if os.fork() == 0:
+            print("daemon", os.getpid(), flush=True)
+            null = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(null, fd)
+            os.execve("/bin/sleep", ["sleep", "300"], {})
+        os._exit(0)
+    os.wait()
+    """
+)
+
+
+async def test_a_daemon_without_the_mark_is_found_through_the_cgroup(
+    admin: httpx.AsyncClient, make_repo: Any, service: ServiceHandle
+) -> None:
+    require_cgroups()
+    repo: Repo = make_repo({"daemon.py": DAEMON})
+    await register(admin, repo, test="python3 daemon.py; sleep 0.5")
+
+    body = await run_job(admin, "demo", recipe="test")
+
+    tail = body["log_tail"]
+    found = [line for line in tail if line.startswith("daemon ")]
+    assert body["job"]["status"] == "succeeded", tail
+    assert len(found) == 1, tail
+    assert not procs.is_running(int(found[0].split()[1]))
+    assert any("killed 1 process(es) the recipe left running" in t for t in tail), tail
+    assert job_groups(service.settings) == []
+
+
+async def test_a_fork_bomb_ends_at_its_deadline_and_harms_no_one(
+    admin: httpx.AsyncClient, make_repo: Any, service: ServiceHandle
+) -> None:
+    require_cgroups()
+    bomb: Repo = make_repo(name="bomb")
+    calm: Repo = make_repo(name="calm")
+    await register(
+        admin, bomb, "bomb", test="b() { b | b & }; b; sleep 60", timeout_secs=10
+    )
+    await register(admin, calm, "calm", test="sleep 1; echo calm-done")
+    bomb_id = await enqueue(admin, "bomb", recipe="test")
+    await trio.sleep(2)
+    calm_id = await enqueue(admin, "calm", recipe="test")
+
+    slowest = 0.0
+    async with httpx.AsyncClient(base_url=service.url, timeout=10) as probe:
+        with trio.fail_after(60):
+            while True:
+                started = trio.current_time()
+                health = await probe.get("/healthz")
+                slowest = max(slowest, trio.current_time() - started)
+                assert health.status_code == 200
+                job = (await admin.get(f"/jobs/{bomb_id}")).json()["job"]
+                if job["status"] not in ("queued", "running"):
+                    break
+                await trio.sleep(0.2)
+    calm_body = await wait_job(admin, calm_id)
+
+    grace = service.settings.kill_grace_secs
+    assert job["status"] == "timed_out"
+    assert job["duration_secs"] < 10 + grace + 5
+    assert slowest < 1.0
+    assert calm_body["job"]["status"] == "succeeded"
+    assert "calm-done" in calm_body["log_tail"]
+    assert job_groups(service.settings) == []
+
+
+async def test_a_restart_kills_what_a_killed_service_left_in_its_groups(
+    make_repo: Any, tmp_path: Path, reachable: Path
+) -> None:
+    require_cgroups()
+    repo: Repo = make_repo({"daemon.py": DAEMON})
+    server = Server(tmp_path)
+    data = (tmp_path / "data").resolve()
+    user = {
+        "CRAFTING_RECIPE_USER": recipe_user().pw_name,
+        "CRAFTING_WORKSPACE_DIR": str(reachable / "workspace"),
+        "CRAFTING_CACHE_DIR": str(reachable / "caches"),
+    }
+    server.start(**user)
+    daemon = None
+    try:
+        async with client(server) as api:
+            answer = await api.post(
+                "/projects",
+                json={
+                    "name": "demo",
+                    "git_url": repo.url,
+                    "subprojects": [{"test": "python3 daemon.py; exec sleep 300"}],
+                },
+            )
+            assert answer.status_code == 201, answer.text
+            job_id = await enqueue(api, "demo", recipe="test")
+            with trio.fail_after(30):
+                while not (
+                    found := [
+                        line
+                        for line in (await api.get(f"/jobs/{job_id}")).json()[
+                            "log_tail"
+                        ]
+                        if line.startswith("daemon ")
+                    ]
+                ):
+                    await trio.sleep(0.05)
+        daemon = int(found[0].split()[1])
+        groups = [g.name for g in detect(instance_name(data)).leftovers()]
+
+        server.kill()
+        alive_after_kill = procs.is_running(daemon)
+        server.start(**user)
+        async with client(server) as api:
+            orphan = await wait_job(api, job_id)
+        with trio.fail_after(10):
+            while procs.is_running(daemon):
+                await trio.sleep(0.05)
+        left = [g.name for g in detect(instance_name(data)).leftovers()]
+    finally:
+        stopped = server.stop()
+        # A failed run must not leave the daemon or its groups behind.
+        layout = detect(instance_name(data))
+        for group in layout.leftovers():
+            group.empty()
+            group.remove()
+        layout.release()
+
+    assert stopped == 0
+
+    assert len(groups) == 1
+    assert alive_after_kill
+    assert orphan["job"]["status"] == "failed"
+    assert left == []
+
+
+MEMORY_EATER = "python3 -c \"x = b'a' * (256 << 20); print('allocated')\""
+
+# Starts 40 sleeps (or as many as it may), then says how many it could.
+FORKER = textwrap.dedent(
+    """
+    import subprocess
+    started = failed = 0
+    children = []
+    for _ in range(40):
+        try:
+            children.append(subprocess.Popen(["sleep", "5"]))
+            started += 1
+        except OSError:
+            failed += 1
+    print(f"started={started} failed={failed}", flush=True)
+    for child in children:
+        child.kill()
+        child.wait()
+    """
+)
+
+
+async def test_a_recipe_past_its_memory_limit_is_killed(
+    admin: httpx.AsyncClient, make_repo: Any
+) -> None:
+    require_cgroups()
+    repo: Repo = make_repo()
+    await register(admin, repo, test=MEMORY_EATER, limits={"memory_mb": 64})
+
+    body = await run_job(admin, "demo", recipe="test")
+
+    assert body["job"]["status"] == "failed", body["log_tail"]
+    assert body["job"]["exit_code"] == 128 + 9
+    assert "allocated" not in body["log_tail"]
+
+
+@pytest.mark.parametrize(
+    "containment",
+    [
+        pytest.param("auto", id="cgroup"),
+        pytest.param("none", id="rlimit"),
+    ],
+)
+async def test_a_recipe_cannot_fork_past_its_process_limit(
+    settings: Settings,
+    nursery: trio.Nursery,
+    make_repo: Any,
+    containment: Literal["auto", "none"],
+) -> None:
+    if containment == "auto":
+        require_cgroups()
+    settings.containment = containment
+    service: ServiceHandle = await nursery.start(run_service, settings)
+    repo: Repo = make_repo({"forker.py": FORKER})
+    async with httpx.AsyncClient(
+        base_url=service.url,
+        headers={"Authorization": f"Bearer {service.admin_bearer}"},
+        timeout=30,
+    ) as admin:
+        health = (await admin.get("/healthz")).json()["containment"]
+        await register(admin, repo, test="python3 forker.py", limits={"pids": 16})
+        body = await run_job(admin, "demo", recipe="test")
+    service.stop()
+
+    expected = "rlimit" if containment == "none" else "cgroup"
+    assert health["process_limit"] == expected
+    counts = [t for t in body["log_tail"] if t.startswith("started=")]
+    assert len(counts) == 1, body["log_tail"]
+    started, failed = (int(v) for v in re.findall(r"\d+", counts[0]))
+    assert failed > 0
+    assert started < 16
+
+
+# -- the service's side ------------------------------------------------------
+
+
+async def test_healthz_shows_the_containment(service: ServiceHandle) -> None:
+    async with httpx.AsyncClient(base_url=service.url) as client:
+        section = (await client.get("/healthz")).json()["containment"]
+
+    assert section["recipe_user"] == RECIPE_USER
+    assert section["mode"] == host_mode()
+    assert section["defaults"] == {
+        "memory_mb": service.settings.default_memory_mb,
+        "pids": service.settings.default_pids,
+    }

@@ -1,0 +1,82 @@
+"""Registration refuses remotes that the service must never fetch from."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from actors.serve import ServiceHandle
+
+TOKEN = "t0ken-never-shown"
+
+
+def service_port(service: ServiceHandle) -> int:
+    """The port the service listens on (the kernel chose it)."""
+    port = urlsplit(service.url).port
+    assert port is not None
+    return port
+
+
+@pytest.mark.parametrize(
+    ("template", "reason"),
+    [
+        pytest.param("http://127.0.0.1:{port}/org/x.git", "itself", id="bind"),
+        pytest.param("http://localhost:{port}/x.git", "itself", id="localhost"),
+        pytest.param("https://[::1]:{port}/x.git", "itself", id="ipv6-loopback"),
+        pytest.param("http://2130706433:{port}/x.git", "itself", id="decimal"),
+        pytest.param(
+            "http://bot:" + TOKEN + "@127.0.0.1:{port}/x.git", "itself", id="creds"
+        ),
+        pytest.param("http://169.254.169.254/latest/meta-data", "metadata", id="imds"),
+        pytest.param("http://metadata.google.internal/v1", "metadata", id="gce"),
+        pytest.param("https://[fe80::1]/x.git", "metadata", id="link-local"),
+    ],
+)
+async def test_remotes_the_service_must_not_fetch_are_refused(
+    admin: httpx.AsyncClient, service: ServiceHandle, template: str, reason: str
+) -> None:
+    url = template.format(port=service_port(service))
+
+    answer = await admin.post(
+        "/projects",
+        json={"name": "bad", "git_url": url, "subprojects": [{"test": "true"}]},
+    )
+
+    assert answer.status_code == 422, answer.text
+    error = answer.json()["error"]
+    assert reason in error["message"]
+    assert TOKEN not in answer.text
+    assert (await admin.get("/projects")).json()["projects"] == []
+
+
+async def test_loopback_on_another_port_is_a_git_server_like_any(
+    admin: httpx.AsyncClient, service: ServiceHandle
+) -> None:
+    url = f"http://127.0.0.1:{service_port(service) + 1}/org/x.git"
+
+    answer = await admin.post(
+        "/projects",
+        json={"name": "near", "git_url": url, "subprojects": [{"test": "true"}]},
+    )
+
+    assert answer.status_code == 201, answer.text
+
+
+async def test_an_update_cannot_point_a_project_at_the_service(
+    admin: httpx.AsyncClient, service: ServiceHandle
+) -> None:
+    body = {
+        "name": "demo",
+        "git_url": "https://git.example.com/org/demo.git",
+        "subprojects": [{"test": "true"}],
+    }
+    assert (await admin.post("/projects", json=body)).status_code == 201
+    body["git_url"] = f"http://localhost:{service_port(service)}/x.git"
+
+    answer = await admin.put("/projects/demo", json=body)
+
+    assert answer.status_code == 422, answer.text
+    shown = (await admin.get("/projects/demo")).json()["project"]["git_url"]
+    assert shown == "https://git.example.com/org/demo.git"
