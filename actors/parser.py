@@ -113,10 +113,15 @@ class Parser(Actor):
         return len(found)
 
 
-# A log line longer than this reaches the parsers in pieces. A recipe that
-# prints megabytes without a newline would otherwise be held whole (twice:
-# bytes and text); single-line JSON reports up to this size stay whole.
-MAX_LINE_BYTES = 32 * 1024 * 1024
+# How a log reaches the parsers: line by line, with a bound on what one line
+# may cost. A long line that opens like JSON (a single-line eslint or ruff
+# report) is kept whole up to MAX_JSON_LINE, past which it arrives in pieces;
+# any other line is cut at MAX_TEXT_LINE and the rest skipped unread into
+# memory. A recipe printing a gigabyte without a newline then costs the
+# Parser a megabyte, not the log's size twice over.
+READ_CHUNK = 1024 * 1024
+MAX_TEXT_LINE = 1024 * 1024
+MAX_JSON_LINE = 64 * 1024 * 1024
 
 
 def _log_source(path: Path) -> Any:
@@ -126,10 +131,30 @@ def _log_source(path: Path) -> Any:
         except FileNotFoundError:
             return
         with handle:
-            while piece := handle.readline(MAX_LINE_BYTES):
+            while piece := handle.readline(READ_CHUNK):
+                if not piece.endswith(b"\n"):
+                    piece = _rest_of_line(handle, piece)
                 yield piece.decode("utf-8", "replace")
 
     return lines
+
+
+def _rest_of_line(handle: Any, piece: bytes) -> bytes:
+    """Finish a line longer than one read, within the bounds above."""
+    keep = MAX_JSON_LINE if piece.lstrip()[:1] in (b"{", b"[") else MAX_TEXT_LINE
+    parts = [piece[:keep]]
+    size = len(parts[0])
+    chunk = piece
+    while not chunk.endswith(b"\n"):
+        chunk = handle.readline(READ_CHUNK)
+        if not chunk:
+            return b"".join(parts)
+        if size < keep:
+            parts.append(chunk[: keep - size])
+            size += len(parts[-1])
+    if not parts[-1].endswith(b"\n"):
+        parts.append(b"\n")
+    return b"".join(parts)
 
 
 def _parse_and_identify(context: ParseContext) -> tuple[list[Finding], list[str]]:

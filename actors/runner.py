@@ -20,6 +20,7 @@ service left, and fails the jobs it left ``running``.
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 import time
 from collections.abc import Callable
@@ -32,7 +33,7 @@ import trio
 from actors.kernel import Actor
 from crafting_table import procs
 from crafting_table.config import Settings
-from crafting_table.errors import CraftingError, GitError
+from crafting_table.errors import ActorError, CraftingError, GitError
 from crafting_table.executor import Executor, JobLimits, RecipeProcess
 from crafting_table.jobenv import recipe_env
 from crafting_table.joblog import LogFeed, LogWriter, file_size
@@ -61,6 +62,8 @@ ORPHAN_LINE = "runner restart, job orphaned"
 POLL_INTERVAL = 5.0
 # How long the Parser may take before the Runner finishes a job without it.
 PARSE_TIMEOUT = 900.0
+# How long a job may take to wrap up when the Runner itself is cancelled.
+STOPPING_FINISH = 30.0
 # After the recipe's shell is gone, how long to wait for the pipe to close
 # (processes that escaped the group may still hold it until killed).
 DRAIN_TIMEOUT = 5.0
@@ -316,10 +319,15 @@ class Runner(Actor):
             outcome.fail(writer.mask(f"internal error: {type(exc).__name__}: {exc}"))
             await _safe_line(writer, f"internal error: {type(exc).__name__}")
         finally:
+            # The Runner itself is being cancelled (its supervisor stopping,
+            # or a crash elsewhere in it): the Parser may be gone too, so the
+            # job is finished without it, and quickly.
+            stopping = trio.current_effective_deadline() == -math.inf
             # Shielded: the job must reach a terminal status and lose its
             # worktree even when the Runner itself is being cancelled.
             with trio.CancelScope(shield=True):
-                with trio.move_on_after(PARSE_TIMEOUT + 60):
+                limit = STOPPING_FINISH if stopping else PARSE_TIMEOUT + 60
+                with trio.move_on_after(limit):
                     if (
                         entry.stop_reason
                         and outcome.status == "failed"
@@ -327,7 +335,7 @@ class Runner(Actor):
                     ):
                         outcome.status = "canceled"
                         outcome.error = entry.stop_reason
-                    await self._finish(entry, writer, outcome, worktree)
+                    await self._finish(entry, writer, outcome, worktree, stopping)
 
     async def _prepare_and_execute(
         self, entry: RunningJob, writer: LogWriter, outcome: _Outcome
@@ -495,6 +503,7 @@ class Runner(Actor):
         writer: LogWriter,
         outcome: _Outcome,
         worktree: Path | None,
+        stopping: bool = False,
     ) -> None:
         job = entry.job
         if outcome.status == "running":
@@ -511,6 +520,8 @@ class Runner(Actor):
 
         count = 0
         try:
+            if stopping:
+                raise ActorError("the service is stopping; findings were not parsed")
             count = await self.deps.parser.ask(
                 ParseJob(
                     job_id=job.id,

@@ -64,10 +64,17 @@ class ServiceHandle:
     admin_bearer: str | None = None
     _stop: trio.Event = field(default_factory=trio.Event)
     _listening: trio.Event = field(default_factory=trio.Event)
+    _stopped: trio.Event = field(default_factory=trio.Event)
 
     def stop(self) -> None:
         """Begin an orderly shutdown; :func:`run_service` returns when done."""
         self._stop.set()
+
+    async def aclose(self, timeout: float = 120.0) -> None:
+        """Stop in order and wait (at most ``timeout`` s) until it is done."""
+        self.stop()
+        with trio.move_on_after(timeout):
+            await self._stopped.wait()
 
 
 def absolute(settings: Settings) -> Settings:
@@ -138,6 +145,7 @@ async def run_service(
         )
     containment = await trio.to_thread.run_sync(Containment.setup, settings)
     ledger = await Ledger.open(settings.ledger_path)
+    handle: ServiceHandle | None = None
     try:
         bearer = await ensure_admin(ledger, settings)
         handle = _build(settings, ledger, wall_clock, containment)
@@ -156,6 +164,8 @@ async def run_service(
         with trio.CancelScope(shield=True):
             await ledger.aclose()
             await trio.to_thread.run_sync(containment.close)
+        if handle is not None:
+            handle._stopped.set()
 
 
 def _admin_secrets(settings: Settings) -> list[str]:

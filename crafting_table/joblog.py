@@ -137,21 +137,20 @@ class LogWriter:
         if not data:
             return
         room = self.cap - self.output_bytes
-        if room <= 0:
-            self.dropped += len(data)
+        kept = data[: max(room, 0)]
+        if kept:
+            self.output_bytes += len(kept)
+            await self._write(kept)
+        if len(kept) == len(data):
             return
-        if len(data) > room:
-            self.dropped += len(data) - room
-            data = data[:room]
-            self.output_bytes += len(data)
-            await self._write(data)
+        # The first byte past the cap, whether it came in the same read as
+        # the last kept byte or in a later one, gets the marker.
+        if not self.dropped:
             await self.line(
                 f"log truncated: output past {self.cap} bytes is not kept "
                 "(CRAFTING_MAX_LOG_BYTES)"
             )
-            return
-        self.output_bytes += len(data)
-        await self._write(data)
+        self.dropped += len(data) - len(kept)
 
     async def _write(self, data: bytes) -> None:
         assert self._fd is not None, "LogWriter.open() was not called"

@@ -62,7 +62,9 @@ async def service(
     """The whole service, running until the test ends."""
     handle: ServiceHandle = await nursery.start(run_service, settings)
     yield handle
-    handle.stop()
+    # An orderly stop, waited for: cancelling a service with jobs still
+    # running would leave their processes to the next test.
+    await handle.aclose()
 
 
 @pytest.fixture

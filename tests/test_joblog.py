@@ -1,0 +1,64 @@
+"""Job logs: the cap and its marker, masking, and reading the tail."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from crafting_table.joblog import LogFeed, LogWriter, read_tail
+
+
+async def write(path: Path, cap: int, chunks: list[bytes], secrets: list[str]) -> bytes:
+    writer = LogWriter(path, cap, secrets, LogFeed(path))
+    await writer.open()
+    for chunk in chunks:
+        await writer.output(chunk)
+    await writer.flush_output()
+    await writer.line("end")
+    await writer.aclose()
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize(
+    "chunks",
+    [
+        pytest.param([b"x" * 8, b"y" * 8], id="cap-reached-exactly-then-more"),
+        pytest.param([b"x" * 12, b"y" * 4], id="cap-inside-a-read"),
+        pytest.param([b"x" * 4, b"x" * 4, b"y" * 8, b"z"], id="many-reads"),
+    ],
+)
+async def test_the_cap_always_leaves_its_marker(
+    tmp_path: Path, chunks: list[bytes]
+) -> None:
+    log = await write(tmp_path / "log", 8, chunks, [])
+
+    assert log.startswith(b"x" * 8 + b"\n[crafting-table] log truncated")
+    assert b"yyy" not in log
+    assert b"z" not in log
+    assert log.count(b"log truncated") == 1
+    assert log.endswith(b"[crafting-table] end\n")
+
+
+async def test_no_marker_under_the_cap(tmp_path: Path) -> None:
+    log = await write(tmp_path / "log", 8, [b"abc", b"defgh"], [])
+
+    assert log == b"abcdefgh\n[crafting-table] end\n"
+
+
+async def test_a_secret_split_across_reads_is_masked(tmp_path: Path) -> None:
+    secret = "tok-0123456789"
+
+    log = await write(tmp_path / "log", 1000, [b"a tok-01234", b"56789 b\n"], [secret])
+
+    assert secret.encode() not in log
+    assert log.startswith(b"a *** b\n")
+
+
+async def test_tail_reads_the_last_lines(tmp_path: Path) -> None:
+    path = tmp_path / "log"
+    path.write_bytes(b"".join(b"line %d\n" % n for n in range(10_000)))
+
+    tail = await read_tail(path, 3)
+
+    assert tail == ["line 9997", "line 9998", "line 9999"]
