@@ -367,6 +367,7 @@ async def test_api_errors_are_tool_errors(
     job_id = (await call(session, "enqueue_job", project="demo", recipe="test"))[
         "job_id"
     ]
+    await call(session, "wait_job", job_id=job_id)
     arguments = {k: job_id if v == "JOB" else v for k, v in arguments.items()}
 
     message = await fail(session, tool, **arguments)
