@@ -29,7 +29,9 @@ from crafting_table.cli.connection import Target, answer_of, segment, unreachabl
 from crafting_table.cli.output import Output
 from crafting_table.errors import ServiceRefused, ServiceUnreachable
 
-RECONNECTS = 5
+# Seconds to wait before each new connection after a drop; one entry per
+# reconnection, so their number is how many drops are forgiven.
+RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 5.0)
 CONNECT_TIMEOUT = 15.0
 POLL_SECONDS = 1.0
 # The service batches up to 500 lines in a frame, and one line of a tool's
@@ -70,7 +72,7 @@ def follow(
     Raises:
         ServiceRefused: the websocket was refused (e.g. an unknown job).
         ServiceUnreachable: the service could not be reached, or the
-            connection dropped more than :data:`RECONNECTS` times.
+            connection dropped more often than :data:`RETRY_DELAYS` allows.
     """
     return trio.run(_follow, target, job_id, out, frames)
 
@@ -124,9 +126,8 @@ async def _tail(
     printed = 0
     connected = False
     failure: Exception | None = None
-    for attempt in range(RECONNECTS + 1):
-        if attempt:
-            await trio.sleep(min(0.5 * 2**attempt, 5.0))
+    for delay in (0.0, *RETRY_DELAYS):
+        await trio.sleep(delay)
         received = 0
         try:
             async with open_websocket_url(
@@ -160,7 +161,7 @@ async def _tail(
             failure = exc
     assert failure is not None
     raise ServiceUnreachable(
-        f"lost the log of job {job_id!r} at {target.url} {RECONNECTS + 1} times "
+        f"lost the log of job {job_id!r} at {target.url} {len(RETRY_DELAYS) + 1} times "
         f"({type(failure).__name__}: {failure}); the job goes on: see "
         f"'crafting-table job show {job_id}'"
     ) from failure
