@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from crafting_table.cli.connection import segment
+from crafting_table.cli.follow import EXIT_CANCELED as EXIT_INTERRUPTED
 from crafting_table.cli.follow import exit_status, follow
 from crafting_table.cli.output import Cell, dash, duration, status_cell, when
 from crafting_table.cli.session import Commands, Session, add_command
@@ -117,7 +118,14 @@ def _what(job: dict[str, Any]) -> str:
 
 def _follow(session: Session, job_id: str) -> int:
     out = session.out
-    final = follow(session.target(), job_id, out, frames=session.args.json)
+    try:
+        final = follow(session.target(), job_id, out, frames=session.args.json)
+    except KeyboardInterrupt:
+        out.note(
+            f"stopped following job {job_id}; it goes on "
+            f"('crafting-table job cancel {job_id}' stops it)"
+        )
+        return EXIT_INTERRUPTED
     status = exit_status(final)
     if not session.args.json:
         code = final.get("exit_code")

@@ -18,6 +18,7 @@ the service could not be reached.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
@@ -106,7 +107,8 @@ def run_client(
     except BrokenPipeError:
         # The reader (head, less) went away: nothing more to say to it, and
         # Python must not complain when it flushes stdout at exit.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), stdout.fileno())
         return EXIT_BROKEN_PIPE
     finally:
         out.clear_progress()

@@ -519,3 +519,30 @@ async def test_options_before_the_sub_command(cli: Cli, service: ServiceHandle) 
 
     assert ran.status == 0
     assert [t["name"] for t in ran.json()["tokens"]] == ["admin"]
+
+
+async def test_a_reader_that_goes_away_is_no_error(
+    service: ServiceHandle, admin: httpx.AsyncClient, make_repo: Any
+) -> None:
+    assert service.admin_bearer is not None
+    await register(admin, make_repo(), test="seq 1 200000")
+    job_id = (await run_job(admin, "demo", recipe="test"))["job"]["id"]
+    client = f"{sys.executable} -m crafting_table.cli.main"
+    script = f'{client} job log {job_id} | head -n 2; echo "exit ${{PIPESTATUS[0]}}"'
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "CRAFTING_TABLE_BASE_URL": service.url,
+        "CRAFTING_TABLE_TOKEN": service.admin_bearer,
+    }
+
+    done = await trio.run_process(
+        ["bash", "-c", script],
+        env=env,
+        capture_stdout=True,
+        capture_stderr=True,
+    )
+
+    lines = done.stdout.decode().splitlines()
+    assert lines[-1] == "exit 141"
+    assert len(lines) == 3
+    assert done.stderr == b""
