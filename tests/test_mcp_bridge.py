@@ -183,6 +183,10 @@ async def test_a_lint_job_from_enqueue_to_findings(
     assert len(shown["log_tail"]) == 5
     jobs = await call(session, "list_jobs", project="demo", status="failed")
     assert [job["id"] for job in jobs["jobs"]] == [job_id]
+    assert await call(session, "list_patches", project="demo") == {
+        "patches": [],
+        "next": None,
+    }
 
 
 async def test_findings_of_a_fixed_run(session: ClientSession, make_repo: Any) -> None:
@@ -336,6 +340,7 @@ async def test_updating_and_deleting_a_project(
         ),
         ("get_finding", {"job_id": "JOB", "finding_id": 999}, "no finding with id 999"),
         ("get_patch", {"attempt_id": 4242}, "404 not_found: no patch attempt"),
+        ("cancel_job", {"job_id": "JOB"}, "409 conflict: job"),
         (
             "register_project",
             {"project": {"name": "Bad Name", "git_url": "x", "subprojects": []}},
@@ -349,6 +354,7 @@ async def test_updating_and_deleting_a_project(
         "patch-loop-off",
         "unknown-finding",
         "unknown-patch",
+        "ended-job",
         "invalid-body",
     ],
 )

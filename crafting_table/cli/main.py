@@ -4,7 +4,7 @@
 sub-commands are clients of a running service's API::
 
     crafting-table token mint alpha            # prints the new bearer
-    crafting-table project register -f examples/recipes/alpha.json
+    crafting-table project register -f alpha.json
     crafting-table job run alpha test --follow # exits with the job's status
     crafting-table findings JOB --new
 
@@ -94,7 +94,7 @@ def run_client(
     A :class:`~crafting_table.errors.ClientError` is printed as one line on
     ``stderr`` and exits with its ``exit_status``.
     """
-    out = Output(stdout, stderr, environ, json_mode=args.json)
+    out = Output(stdout, stderr, environ)
     handler: Handler = args.handler
     try:
         return handler(Session(args=args, out=out, environ=environ, cwd=cwd))

@@ -55,12 +55,9 @@ class Output:
         stdout: TextIO,
         stderr: TextIO,
         environ: Mapping[str, str],
-        *,
-        json_mode: bool = False,
     ) -> None:
         self.stdout = stdout
         self.stderr = stderr
-        self.json_mode = json_mode
         self.colour = _isatty(stdout) and not environ.get("NO_COLOR")
         self.progress_enabled = _isatty(stderr)
         self._progress_shown = False
