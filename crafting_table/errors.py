@@ -21,6 +21,10 @@ any of them to ``{ok: false, error: {code, message}}`` in one place::
     │   ├── ApplyFailed                422 apply_failed
     │   └── VerifyFailed               422 verify_failed
     ├── MailError                      502 mail_failed
+    ├── ClientError                    the command-line client; exits non-zero
+    │   ├── UsageError                 exit 2: a missing token, an unreadable file
+    │   ├── ServiceRefused             exit 1: the API answered with an error
+    │   └── ServiceUnreachable         exit 3: no answer from the service
     └── ApiError                       4xx/503, one subclass per answer
         ├── BadRequest                 400 bad_request
         ├── Unauthorized               401 unauthorized
@@ -142,6 +146,43 @@ class MailError(CraftingError):
 
     status = 502
     code = "mail_failed"
+
+
+class ClientError(CraftingError):
+    """The ``crafting-table`` client could not do what it was asked.
+
+    ``exit_status`` is what the command exits with; the message is printed
+    on standard error as one line.
+    """
+
+    exit_status: ClassVar[int] = 1
+
+
+class UsageError(ClientError):
+    """The command cannot run as given: no token, a bad file, no confirmation."""
+
+    exit_status = 2
+
+
+class ServiceRefused(ClientError):
+    """The API answered ``{ok: false, error: {code, message}}`` (or not JSON)."""
+
+    exit_status = 1
+
+    def __init__(self, http_status: int, error_code: str, message: str) -> None:
+        super().__init__(f"{error_code}: {message}")
+        self.http_status = http_status
+        self.error_code = error_code
+
+
+class ServiceUnreachable(ClientError):
+    """The connection to the service failed or it did not answer in time.
+
+    Its own exit status (not 1) lets a script tell a service that is down
+    from one that refused the request.
+    """
+
+    exit_status = 3
 
 
 class ApiError(CraftingError):

@@ -1,19 +1,48 @@
 """``crafting-table``: run the service, or talk to one.
 
 ``crafting-table serve`` starts the service in the foreground; the other
-sub-commands are clients of a running service's API.
+sub-commands are clients of a running service's API::
+
+    crafting-table token mint alpha            # prints the new bearer
+    crafting-table project register -f alpha.json
+    crafting-table job run alpha test --follow # exits with the job's status
+    crafting-table findings JOB --new
+
+Exit status of a client sub-command: 0 when it did what it was asked (with
+``--follow``, the job's own status: see
+:func:`crafting_table.cli.follow.exit_status`), 1 when the API refused,
+2 for a usage problem (bad arguments, no token, an unreadable file), 3 when
+the service could not be reached.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TextIO
 
 import trio
 
 from crafting_table import __version__
+from crafting_table.cli import findings, jobs, patches, projects, tokens
+from crafting_table.cli.output import Output
+from crafting_table.cli.session import (
+    Handler,
+    Session,
+    add_common_options,
+    common_options,
+    settle_common_options,
+)
+from crafting_table.errors import ClientError
+
+EXIT_INTERRUPTED = 130
+# 128 + SIGPIPE, as a shell reports a writer whose reader went away.
+EXIT_BROKEN_PIPE = 141
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--version", action="version", version=f"crafting-table {__version__}"
     )
+    add_common_options(parser)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve = commands.add_parser("serve", help="run the service in the foreground")
     serve.add_argument("--bind", help="HOST:PORT to listen on (CRAFTING_BIND)")
@@ -37,15 +67,51 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--cache-dir", help="package caches for recipes (CRAFTING_CACHE_DIR)"
     )
+    common = common_options()
+    for module in (tokens, projects, jobs, findings, patches):
+        module.register(commands, common)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``crafting-table`` console script."""
+    """Entry point of the ``crafting-table`` console script; the exit status."""
     args = build_parser().parse_args(argv)
     if args.command == "serve":
         return serve(args)
-    return 2
+    settle_common_options(args)
+    return run_client(args, sys.stdout, sys.stderr, os.environ, Path.cwd())
+
+
+def run_client(
+    args: argparse.Namespace,
+    stdout: TextIO,
+    stderr: TextIO,
+    environ: Mapping[str, str],
+    cwd: Path,
+) -> int:
+    """Run the client sub-command that ``args`` selected; its exit status.
+
+    A :class:`~crafting_table.errors.ClientError` is printed as one line on
+    ``stderr`` and exits with its ``exit_status``.
+    """
+    out = Output(stdout, stderr, environ)
+    handler: Handler = args.handler
+    try:
+        return handler(Session(args=args, out=out, environ=environ, cwd=cwd))
+    except ClientError as exc:
+        out.note(f"crafting-table: {exc.message}")
+        return exc.exit_status
+    except KeyboardInterrupt:
+        out.note("crafting-table: interrupted")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader (head, less) went away: nothing more to say to it, and
+        # Python must not complain when it flushes stdout at exit.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), stdout.fileno())
+        return EXIT_BROKEN_PIPE
+    finally:
+        out.clear_progress()
 
 
 def serve(args: argparse.Namespace) -> int:

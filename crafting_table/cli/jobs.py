@@ -1,0 +1,248 @@
+"""``crafting-table job run | show | log | cancel | list``."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from crafting_table.cli.connection import segment
+from crafting_table.cli.follow import EXIT_CANCELED as EXIT_INTERRUPTED
+from crafting_table.cli.follow import exit_status, follow
+from crafting_table.cli.output import Cell, dash, duration, status_cell, when
+from crafting_table.cli.session import Commands, Session, add_command
+
+STATUSES = ("queued", "running", "succeeded", "failed", "timed_out", "canceled")
+RECIPES = ("build", "test", "lint", "audit")
+
+
+def register(commands: Commands, common: argparse.ArgumentParser) -> None:
+    """Add ``job`` and its sub-commands."""
+    job = commands.add_parser("job", help="run recipes and follow jobs")
+    actions = job.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    run_cmd = add_command(
+        actions,
+        "run",
+        run,
+        common,
+        "enqueue a recipe run; prints the job id, or with --follow the log, "
+        "and then exits with the job's exit status",
+    )
+    run_cmd.add_argument("project", help="the project's name")
+    run_cmd.add_argument("recipe", choices=RECIPES, help="the recipe to run")
+    run_cmd.add_argument(
+        "--subproject", metavar="PATH", help="the subproject (default: the only one)"
+    )
+    at = run_cmd.add_mutually_exclusive_group()
+    at.add_argument("--ref", help="branch or tag to run (default: the default branch)")
+    at.add_argument("--sha", help="exact commit to run")
+    run_cmd.add_argument(
+        "--follow",
+        action="store_true",
+        help=(
+            "print the log live and exit with the job's status: 0 succeeded, "
+            "the recipe's exit code when failed, 124 timed out, 130 canceled"
+        ),
+    )
+
+    show_cmd = add_command(actions, "show", show, common, "a job and its last lines")
+    show_cmd.add_argument("job_id", metavar="ID", help="the job's id")
+    show_cmd.add_argument(
+        "--tail",
+        type=int,
+        default=20,
+        metavar="N",
+        help="how many of the last log lines (at most 200; default 20)",
+    )
+
+    log_cmd = add_command(actions, "log", log, common, "print a job's log")
+    log_cmd.add_argument("job_id", metavar="ID", help="the job's id")
+    log_cmd.add_argument(
+        "--offset",
+        type=int,
+        default=0,
+        metavar="N",
+        help="start at byte N (to resume an earlier read)",
+    )
+    log_cmd.add_argument(
+        "--follow",
+        action="store_true",
+        help="print it live until the job ends, then exit as 'job run --follow'",
+    )
+
+    cancel_cmd = add_command(
+        actions, "cancel", cancel, common, "stop a queued or running job"
+    )
+    cancel_cmd.add_argument("job_id", metavar="ID", help="the job's id")
+
+    list_cmd = add_command(actions, "list", list_jobs, common, "jobs, newest first")
+    list_cmd.add_argument("--project", help="only this project's jobs")
+    list_cmd.add_argument("--status", choices=STATUSES, help="only this status")
+    list_cmd.add_argument("--recipe", choices=RECIPES, help="only this recipe")
+    list_cmd.add_argument(
+        "--limit", type=int, default=50, metavar="N", help="at most N jobs (50)"
+    )
+
+
+def run(session: Session) -> int:
+    """Enqueue a job; without ``--follow`` print its id, with it tail it.
+
+    Returns the job's exit status with ``--follow``, else 0.
+    """
+    args = session.args
+    body = {"recipe": args.recipe}
+    for key in ("subproject", "ref", "sha"):
+        if getattr(args, key) is not None:
+            body[key] = getattr(args, key)
+    with session.client() as client:
+        answer = client.call(
+            "POST", f"/projects/{segment(args.project)}/jobs", body=body
+        )
+    job = answer["job"]
+    out = session.out
+    if args.json:
+        out.json(answer, compact=args.follow)
+    else:
+        if not args.follow:
+            out.line(job["id"])
+        out.note(f"queued job {job['id']}: {_what(job)}")
+    if not args.follow:
+        return 0
+    return _follow(session, job["id"])
+
+
+def _what(job: dict[str, Any]) -> str:
+    at = job["sha"] or job["ref"] or "the default branch"
+    return f"{job['recipe']} of {job['project']} ({job['subproject']}) at {at}"
+
+
+def _follow(session: Session, job_id: str) -> int:
+    out = session.out
+    try:
+        final = follow(session.target(), job_id, out, frames=session.args.json)
+    except KeyboardInterrupt:
+        out.note(
+            f"stopped following job {job_id}; it goes on "
+            f"('crafting-table job cancel {job_id}' stops it)"
+        )
+        return EXIT_INTERRUPTED
+    status = exit_status(final)
+    if not session.args.json:
+        code = final.get("exit_code")
+        count = final.get("findings_count")
+        out.note(
+            f"job {job_id} {final.get('status')}"
+            + (f" with exit code {code}" if code is not None else "")
+            + (f", {count} finding{'s' if count != 1 else ''}" if count else "")
+        )
+    return status
+
+
+def show(session: Session) -> int:
+    """A job's fields and the last lines of its log."""
+    with session.client() as client:
+        answer = client.call("GET", f"/jobs/{segment(session.args.job_id)}")
+    out = session.out
+    if session.args.json:
+        out.json(answer)
+        return 0
+    job = answer["job"]
+    out.fields(
+        [
+            ("job", job["id"]),
+            ("project", job["project"]),
+            ("subproject", job["subproject"]),
+            ("recipe", job["recipe"]),
+            ("at", job["sha"] or job["ref"] or "-"),
+            ("status", status_cell(job["status"])),
+            ("exit code", dash(job["exit_code"])),
+            ("error", dash(job["error"])),
+            ("command", job["command"]),
+            ("trigger", job["trigger"]),
+            ("findings", str(job["findings_count"])),
+            ("created", when(job["created_at"])),
+            ("started", when(job["started_at"])),
+            ("finished", when(job["finished_at"])),
+            ("duration", duration(job["duration_secs"])),
+            ("log", f"{job['log_bytes']} bytes"),
+        ]
+    )
+    tail: list[str] = answer["log_tail"]
+    wanted = max(0, min(session.args.tail, len(tail)))
+    if wanted:
+        out.line()
+        for line in tail[len(tail) - wanted :]:
+            out.line(line)
+    return 0
+
+
+def log(session: Session) -> int:
+    """Print a job's log from ``--offset`` as it is now, or follow it live."""
+    args = session.args
+    if args.follow:
+        return _follow(session, args.job_id)
+    params: dict[str, str | int] = {"offset": args.offset} if args.offset else {}
+    with (
+        session.client() as client,
+        client.stream(f"/jobs/{segment(args.job_id)}/log", params) as response,
+    ):
+        for chunk in response.iter_bytes():
+            session.out.raw(chunk)
+    return 0
+
+
+def cancel(session: Session) -> int:
+    """Cancel a job and print the state it ended in."""
+    job_id = session.args.job_id
+    with session.client() as client:
+        answer = client.call("POST", f"/jobs/{segment(job_id)}/cancel")
+    if session.args.json:
+        session.out.json(answer)
+    else:
+        status = answer["job"]["status"]
+        session.out.line(f"job {job_id} {session.out.status(status)}")
+    return 0
+
+
+def list_jobs(session: Session) -> int:
+    """The newest jobs the token can see, filtered."""
+    args = session.args
+    params: dict[str, str | int] = {"limit": max(1, min(args.limit, 500))}
+    for key in ("project", "status", "recipe"):
+        if getattr(args, key) is not None:
+            params[key] = getattr(args, key)
+    with session.client() as client:
+        answer = client.call("GET", "/jobs", params=params)
+    if args.json:
+        session.out.json(answer)
+        return 0
+    session.out.table(
+        [
+            "ID",
+            "PROJECT",
+            "SUBPROJECT",
+            "RECIPE",
+            "STATUS",
+            "EXIT",
+            "FINDINGS",
+            "CREATED",
+            "TOOK",
+        ],
+        [_job_row(job) for job in answer["jobs"]],
+        empty="no jobs match",
+    )
+    return 0
+
+
+def _job_row(job: dict[str, Any]) -> list[Cell]:
+    return [
+        job["id"],
+        job["project"],
+        job["subproject"],
+        job["recipe"],
+        status_cell(job["status"]),
+        dash(job["exit_code"]),
+        str(job["findings_count"]),
+        when(job["created_at"]),
+        duration(job["duration_secs"]),
+    ]

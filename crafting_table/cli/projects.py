@@ -1,0 +1,213 @@
+"""``crafting-table project register | update | list | show | delete``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from crafting_table.cli.connection import segment
+from crafting_table.cli.output import dash, when
+from crafting_table.cli.session import Commands, Session, add_command
+from crafting_table.errors import UsageError
+
+RECIPES = ("build", "test", "lint", "audit")
+
+
+def register(commands: Commands, common: argparse.ArgumentParser) -> None:
+    """Add ``project`` and its sub-commands."""
+    project = commands.add_parser("project", help="register and manage projects")
+    actions = project.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    for name, handler, help_text in (
+        ("register", register_project, "register a project from a recipe file"),
+        ("update", update_project, "replace a project's settings from a recipe file"),
+    ):
+        command = add_command(actions, name, handler, common, help_text)
+        command.add_argument(
+            "-f",
+            "--file",
+            required=True,
+            metavar="RECIPE.json",
+            help="the project as JSON (see examples/recipes); - reads stdin",
+        )
+
+    add_command(actions, "list", list_projects, common, "list your projects")
+    show = add_command(actions, "show", show_project, common, "show one project")
+    show.add_argument("name", help="the project's name")
+    delete = add_command(
+        actions,
+        "delete",
+        delete_project,
+        common,
+        "delete a project with its jobs, logs, findings and patch attempts",
+    )
+    delete.add_argument("name", help="the project's name")
+    delete.add_argument(
+        "--yes", action="store_true", help="do not ask for confirmation"
+    )
+
+
+def read_spec(path: str) -> dict[str, Any]:
+    """The JSON object in ``path`` (``-`` for standard input).
+
+    Raises:
+        UsageError: the file cannot be read or holds no JSON object.
+    """
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text("utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot read {path!r}: {exc.strerror or exc}") from exc
+    try:
+        spec = json.loads(text)
+    except ValueError as exc:
+        raise UsageError(f"{path!r} is not JSON: {exc}") from exc
+    if not isinstance(spec, dict):
+        raise UsageError(f"{path!r} holds JSON but not an object; see examples/recipes")
+    return spec
+
+
+def register_project(session: Session) -> int:
+    """Register the project of the recipe file; the caller's token owns it."""
+    spec = read_spec(session.args.file)
+    with session.client() as client:
+        answer = client.call("POST", "/projects", body=spec)
+    return _report(session, answer, "registered")
+
+
+def update_project(session: Session) -> int:
+    """Replace a project's settings with those of the recipe file."""
+    spec = read_spec(session.args.file)
+    name = spec.get("name")
+    if not isinstance(name, str) or not name:
+        raise UsageError(f"{session.args.file!r} has no 'name' naming the project")
+    with session.client() as client:
+        answer = client.call("PUT", f"/projects/{segment(name)}", body=spec)
+    return _report(session, answer, "updated")
+
+
+def _report(session: Session, answer: dict[str, Any], verb: str) -> int:
+    if session.args.json:
+        session.out.json(answer)
+        return 0
+    project = answer["project"]
+    count = len(project["subprojects"])
+    session.out.line(
+        f"{verb} project {project['name']!r} "
+        f"({count} subproject{'s' if count != 1 else ''}, owner {project['owner']!r})"
+    )
+    return 0
+
+
+def list_projects(session: Session) -> int:
+    """Every project the token can see, following the pages."""
+    projects: list[dict[str, Any]] = []
+    after: str | None = None
+    with session.client() as client:
+        while True:
+            params: dict[str, str | int] = {"limit": 500}
+            if after is not None:
+                params["after"] = after
+            answer = client.call("GET", "/projects", params=params)
+            projects.extend(answer["projects"])
+            after = answer.get("next")
+            if after is None:
+                break
+    if session.args.json:
+        session.out.json({"ok": True, "projects": projects, "next": None})
+        return 0
+    session.out.table(
+        ["NAME", "OWNER", "BRANCH", "SUBPROJECTS", "GIT URL"],
+        [
+            [
+                p["name"],
+                p["owner"],
+                p["default_branch"],
+                str(len(p["subprojects"])),
+                p["git_url"],
+            ]
+            for p in projects
+        ],
+        empty="no projects yet: register one with 'crafting-table project register'",
+    )
+    return 0
+
+
+def show_project(session: Session) -> int:
+    """A project's settings and a table of its subprojects' recipes."""
+    with session.client() as client:
+        answer = client.call("GET", f"/projects/{segment(session.args.name)}")
+    if session.args.json:
+        session.out.json(answer)
+        return 0
+    p = answer["project"]
+    out = session.out
+    notify = p["notify"]
+    out.fields(
+        [
+            ("name", p["name"]),
+            ("owner", p["owner"]),
+            ("git url", p["git_url"]),
+            ("default branch", p["default_branch"]),
+            ("languages", dash(p["languages"])),
+            ("notify", dash(notify["email"])),
+            ("notify on", dash(notify["on"])),
+            ("auto patch", dash(notify["auto_patch"])),
+            ("on push", dash(p["on_push"])),
+            ("webhook secret", "set" if p["has_webhook_secret"] else "-"),
+            ("max jobs", dash(p["max_concurrent_jobs"])),
+            ("created", when(p["created_at"])),
+            ("updated", when(p["updated_at"])),
+        ]
+    )
+    out.line()
+    rows: list[list[str | tuple[str, str]]] = []
+    for sub in p["subprojects"]:
+        for recipe in RECIPES:
+            if sub.get(recipe):
+                rows.append(
+                    [
+                        sub["path"],
+                        sub["language"],
+                        recipe,
+                        f"{sub['timeout_secs']}s",
+                        sub[recipe],
+                    ]
+                )
+    out.table(
+        ["SUBPROJECT", "LANGUAGE", "RECIPE", "TIMEOUT", "COMMAND"],
+        rows,
+        empty="no subproject defines a recipe",
+    )
+    return 0
+
+
+def delete_project(session: Session) -> int:
+    """Delete a project after confirmation (``--yes``, or a yes on a terminal).
+
+    Raises:
+        UsageError: no ``--yes`` and no terminal to ask on, or a refusal.
+    """
+    name = session.args.name
+    if not session.args.yes:
+        if not sys.stdin.isatty():
+            raise UsageError(
+                f"deleting {name!r} removes its jobs, logs and findings; "
+                "pass --yes to confirm"
+            )
+        session.out.stderr.write(
+            f"delete project {name!r} with all its jobs, logs, findings and "
+            "patch attempts? [y/N] "
+        )
+        session.out.stderr.flush()
+        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+            raise UsageError(f"project {name!r} was not deleted")
+    with session.client() as client:
+        answer = client.call("DELETE", f"/projects/{segment(name)}")
+    if session.args.json:
+        session.out.json(answer)
+    else:
+        session.out.line(f"deleted project {name!r}")
+    return 0
