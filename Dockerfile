@@ -297,9 +297,11 @@ ENV CRAFTING_BIND=0.0.0.0:8810 \
 VOLUME ["/data", "/workspace", "/caches", "/nix"]
 EXPOSE 8810
 
-# crafter, by number so that an orchestrator can tell it is not root (and
-# without a group, so that its supplementary group crafting applies).
-USER 1000
+# The entry point starts as root to prepare the volumes, then runs the
+# service as crafter (uid 1000) with only the capabilities it needs to run
+# recipes as the user recipe; see docker/entrypoint.sh.
+# hadolint ignore=DL3002,DL3066
+USER root
 WORKDIR /home/crafter
 
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \

@@ -28,6 +28,7 @@ import contextlib
 import logging
 import os
 import pwd
+import shutil
 import stat
 import threading
 from collections.abc import Iterable
@@ -115,6 +116,26 @@ def missing_capabilities(status: str | None = None) -> list[str]:
     ]
 
 
+def capability_drop() -> str:
+    """The command prefix that strips a recipe of the service's capabilities.
+
+    Root switching to the recipe user loses every capability by itself. A
+    service that is not root but holds capabilities as ambient ones (the
+    image starts it that way, as its own user) passes them on across the
+    switch and the exec of the recipe's shell: ``setpriv`` clears the
+    inheritable and ambient sets first, so the recipe keeps none. Raises
+    :class:`ConfigError` when that is needed and setpriv is missing.
+    """
+    if os.geteuid() == 0:
+        return ""
+    if shutil.which("setpriv") is None:
+        raise ConfigError(
+            "the service holds capabilities that recipes must not inherit, and "
+            "setpriv (util-linux) is not installed to drop them; install it"
+        )
+    return "setpriv --inh-caps=-all --ambient-caps=-all -- "
+
+
 def give_tree(top: Path, uid: int, gid: int) -> None:
     """Make ``uid:gid`` own ``top`` and all below it, following no symlink.
 
@@ -167,8 +188,10 @@ class Containment:
         cgroups: CgroupLayout | None = None,
         default_memory_mb: int = 0,
         default_pids: int = 0,
+        capability_drop: str = "",
     ) -> None:
         self.user = user
+        self.capability_drop = capability_drop
         self.cgroups = cgroups or CgroupLayout("none", note="not set up")
         self.default_memory_mb = default_memory_mb or None
         self.default_pids = default_pids or None
@@ -198,12 +221,14 @@ class Containment:
             user = RecipeUser.lookup(settings.recipe_user, settings.cache_dir)
             _check_folders(settings, user)
             _prepare_caches(settings.cache_dir, user)
+            drop = capability_drop()
         layout = detect(instance_name(settings.data_dir), settings.containment)
         containment = cls(
             user=user,
             cgroups=layout,
             default_memory_mb=settings.default_memory_mb,
             default_pids=settings.default_pids,
+            capability_drop=drop if user else "",
         )
         logger.info(
             "containment: %s, recipes run as %s (%s)",

@@ -44,7 +44,7 @@ logger = logging.getLogger(__name__)
 # Runs as the recipe user; exits 125 unless the service writes "go".
 _GATE = (
     'read -r go && [ "$go" = go ] || exit 125; exec </dev/null; '
-    '{limit}exec /bin/sh -c "$1"'
+    '{limit}exec {drop}/bin/sh -c "$1"'
 )
 # dash names the process limit -p, bash and busybox -u.
 _PROCESS_LIMIT = (
@@ -271,7 +271,7 @@ class LocalExecutor:
                 start_new_session=True,
             )
         limit = _PROCESS_LIMIT.format(n=rlimit) if rlimit else ""
-        gate = _GATE.format(limit=limit)
+        gate = _GATE.format(limit=limit, drop=self.containment.capability_drop)
         read_end, write_end = os.pipe()
         try:
             try:

@@ -7,10 +7,16 @@
 # and the recipes (recipe) each need their own. /nix starts empty the same
 # way, so the Nix store the image carries as a seed is copied in.
 #
-# The image gives crafter passwordless sudo for exactly this; running the
-# container as root works too. When neither is possible each step only
-# warns, and the command starts anyway.
+# The container starts as root for these steps; the command then runs as
+# crafter, holding only the capabilities the service needs to hand each
+# job to the recipe user (setuid, setgid, chown, fowner, dac_override,
+# kill) as ambient capabilities. The service strips them again from every
+# recipe. Started as crafter instead (docker run --user), the steps use
+# crafter's passwordless sudo, and the command runs as crafter without
+# capabilities (the service then refuses CRAFTING_RECIPE_USER).
 set -eu
+
+SERVICE_CAPS=+setuid,+setgid,+chown,+fowner,+dac_override,+kill
 
 warn() {
     echo "crafting-table-entrypoint: $*" >&2
@@ -75,4 +81,8 @@ claim /caches recipe:crafting 2775
 claim /nix recipe:recipe 755
 seed_nix
 
+if [ "$(id -u)" -eq 0 ]; then
+    exec setpriv --reuid=crafter --regid=crafter --init-groups \
+        --inh-caps="$SERVICE_CAPS" --ambient-caps="$SERVICE_CAPS" -- "$@"
+fi
 exec "$@"

@@ -322,7 +322,12 @@ def test_service_runs_as_crafter_and_recipes_as_recipe() -> None:
     # recipe may run git in crafter's worktrees; crafter keeps git's check.
     assert "directory = *\\n' >/home/recipe/.gitconfig" in runs
     assert "/etc/gitconfig" not in runs
-    assert final_user in ("crafter", "1000", "1000:1000")
+    # The container starts as root only to prepare its volumes: the entry
+    # point then runs the service as crafter with the capabilities it needs.
+    entrypoint = (ROOT / "docker" / "entrypoint.sh").read_text()
+    assert final_user == "root"
+    assert "exec setpriv --reuid=crafter --regid=crafter --init-groups" in entrypoint
+    assert '--ambient-caps="$SERVICE_CAPS"' in entrypoint
     assert ENV["CRAFTING_RECIPE_USER"] == "recipe"
 
 
