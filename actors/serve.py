@@ -37,6 +37,7 @@ from crafting_table import procs
 from crafting_table.auth import hash_bearer, mint_bearer
 from crafting_table.config import Settings
 from crafting_table.containment import Containment
+from crafting_table.errors import ConfigError, leaves
 from crafting_table.executor import LocalExecutor
 from crafting_table.ledger import Ledger
 from crafting_table.ledger import tokens as token_store
@@ -281,8 +282,7 @@ def _build(
         config.graceful_timeout = HTTP_GRACE
         config.accesslog = None
         config.errorlog = logging.getLogger("hypercorn.error")
-        binds: list[str] = await _serve_http(app, config, handle)
-        del binds
+        await _serve_http(app, config, handle)
 
     supervisor.add_service("http", http)
     return handle
@@ -292,11 +292,25 @@ async def _serve_http(
     app: Any, config: HypercornConfig, handle: ServiceHandle
 ) -> list[str]:
     async with trio.open_nursery() as nursery:
-        binds: list[str] = await nursery.start(
-            lambda task_status: hypercorn_serve(
-                app, config, shutdown_trigger=handle._stop.wait, task_status=task_status
+        try:
+            binds: list[str] = await nursery.start(
+                lambda task_status: hypercorn_serve(
+                    app,
+                    config,
+                    shutdown_trigger=handle._stop.wait,
+                    task_status=task_status,
+                )
             )
-        )
+        except Exception as exc:
+            # A port that cannot be had will not come free by restarting:
+            # say so at once instead of retrying.
+            refused = [e for e in leaves(exc) if isinstance(e, OSError)]
+            if not refused:
+                raise
+            raise ConfigError(
+                f"cannot start: {refused[0].strerror} ({config.bind[0]}); "
+                "free the port or set CRAFTING_BIND"
+            ) from exc
         handle.url = binds[0]
         handle._listening.set()
     return binds

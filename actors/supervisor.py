@@ -21,7 +21,7 @@ import trio
 import trio.lowlevel
 
 from actors.kernel import Actor, ActorRef, Inbox
-from crafting_table.errors import RestartIntensityExceeded
+from crafting_table.errors import ConfigError, RestartIntensityExceeded, leaves
 
 logger = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ class Supervisor:
             # see plainly; anything else travels on as it came.
             matched, rest = group.split(RestartIntensityExceeded)
             if matched is not None and rest is None:
-                raise _leaves(matched)[0] from None
+                raise leaves(matched)[0] from None
             raise
 
     async def _keep(self, child: Child) -> None:
@@ -113,11 +113,16 @@ class Supervisor:
             try:
                 await child.start()
             except Exception as exc:
+                # Settings the host refuses do not change by restarting:
+                # such an error (alone or in a group) stops the service.
+                found = leaves(exc)
+                if all(isinstance(leaf, ConfigError) for leaf in found):
+                    raise found[0] from None
                 # Exception (not BaseException): Cancelled, KeyboardInterrupt
                 # and groups holding them pass through, so shutdown is never
                 # mistaken for a crash.
                 child.last_error = "; ".join(
-                    f"{type(leaf).__name__}: {leaf}" for leaf in _leaves(exc)
+                    f"{type(leaf).__name__}: {leaf}" for leaf in found
                 )
                 logger.exception("actor %s crashed", child.name)
             else:
@@ -165,10 +170,3 @@ class Supervisor:
                 )
             )
         return out
-
-
-def _leaves(error: BaseException) -> list[BaseException]:
-    """The real errors inside (possibly nested) exception groups."""
-    if isinstance(error, BaseExceptionGroup):
-        return [leaf for inner in error.exceptions for leaf in _leaves(inner)]
-    return [error]

@@ -45,6 +45,13 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 
+def leaves(error: BaseException) -> list[BaseException]:
+    """The errors inside ``error``, looking through (nested) exception groups."""
+    if isinstance(error, BaseExceptionGroup):
+        return [leaf for inner in error.exceptions for leaf in leaves(inner)]
+    return [error]
+
+
 class CraftingError(Exception):
     """Root of every error crafting-table raises on purpose."""
 

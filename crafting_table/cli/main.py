@@ -144,13 +144,43 @@ def serve(args: argparse.Namespace) -> int:
     async def run() -> None:
         async with trio.open_nursery() as nursery:
             handle = await nursery.start(run_service, settings)
+            # The first signal stops in order; the handlers are restored
+            # after it, so a second one stops at once.
             with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
                 async for _ in signals:
                     handle.stop()
                     break
 
-    trio.run(run)
+    try:
+        trio.run(run)
+    except BaseException as exc:
+        problems = _fatal(exc)
+        if problems is None:
+            raise
+        for problem in problems:
+            print(f"crafting-table: {problem}", file=sys.stderr)
+        return 1
     return 0
+
+
+def _fatal(error: BaseException) -> list[str] | None:
+    """One line per reason the service could not run, or None for a bug.
+
+    Configuration the host refuses, a port already taken, or actors that
+    crashed too often are the operator's to fix, and a traceback would
+    only hide the sentence that says how.
+    """
+    from crafting_table.errors import CraftingError, leaves
+
+    lines = []
+    for leaf in leaves(error):
+        if isinstance(leaf, CraftingError):
+            lines.append(leaf.message)
+        elif isinstance(leaf, OSError) and leaf.errno is not None:
+            lines.append(f"cannot start: {leaf.strerror} ({leaf.filename or 'bind'})")
+        else:
+            return None
+    return lines
 
 
 if __name__ == "__main__":
