@@ -19,13 +19,27 @@ CACHE_VARIABLES = {
     "UV_CACHE_DIR": "uv",
     "npm_config_cache": "npm",
     "YARN_CACHE_FOLDER": "yarn",
-    "PNPM_STORE_DIR": "pnpm",
+    # pnpm reads its store from npm-style configuration.
+    "npm_config_store_dir": "pnpm",
     "BUN_INSTALL_CACHE_DIR": "bun",
     "GOMODCACHE": "go/mod",
     "GOCACHE": "go/build",
     "CARGO_HOME": "cargo",
     "GRADLE_USER_HOME": "gradle",
+    "NUGET_PACKAGES": "nuget",
+    "COMPOSER_CACHE_DIR": "composer",
     "XDG_CACHE_HOME": "xdg",
+}
+
+# Quiet, offline-friendly defaults for tools that would otherwise phone home
+# or print banners into every log; a recipe may still set them otherwise.
+QUIET_DEFAULTS = {
+    "DOTNET_CLI_TELEMETRY_OPTOUT": "1",
+    "DOTNET_NOLOGO": "1",
+    "NEXT_TELEMETRY_DISABLED": "1",
+    "npm_config_update_notifier": "false",
+    "npm_config_fund": "false",
+    "PIP_DISABLE_PIP_VERSION_CHECK": "1",
 }
 
 
@@ -50,6 +64,7 @@ def recipe_env(
     env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
     env.setdefault("LANG", "C.UTF-8")
     env["CI"] = "true"
+    env.update(QUIET_DEFAULTS)
     for variable, folder in CACHE_VARIABLES.items():
         env[variable] = str(cache_dir / folder)
     env["MAVEN_OPTS"] = f"-Dmaven.repo.local={cache_dir / 'maven'}"
