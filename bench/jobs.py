@@ -5,32 +5,36 @@ Run by hand (not part of the test suite)::
     .venv/bin/python bench/jobs.py --dir /dev/shm/ct-bench   # tmpfs: our cost
     .venv/bin/python bench/jobs.py --dir /tmp/ct-bench       # the real disk
 
-It makes a repository of about 2,000 files, starts the whole service in
-this process, and in the same run measures:
+It makes a repository of about 2,000 files, starts the service in a
+process of its own (so that the client's work does not slow it down), and
+in the same run measures:
 
 * the floor: ``git worktree add`` + ``sh -c true`` + removal of the
   worktree, called directly, N times on the same warm bare clone;
 * N jobs of recipe ``true`` one after the other, each timed from the
-  enqueue request to the moment the API reports a terminal status;
+  enqueue request to its terminal status: as the ledger records it
+  (``finished_at - created_at``), and as a client watching the job's
+  websocket sees it;
 * 200 jobs enqueued at once, timed until the last one ends.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
+import signal
 import statistics
 import subprocess
+import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import httpx
 import trio
-
-from actors.serve import ServiceHandle, run_service
-from crafting_table.config import Settings
-from crafting_table.models import TERMINAL_STATUSES
+from trio_websocket import open_websocket_url
 
 GIT_ENV = {
     **os.environ,
@@ -85,17 +89,26 @@ def floor(cache: Path, worktrees: Path, sha: str, runs: int) -> list[float]:
     return times
 
 
-async def run_one(api: httpx.AsyncClient) -> float:
-    """Seconds from enqueue to a terminal status seen through the API."""
+async def run_one(api: httpx.AsyncClient, bearer: str) -> tuple[float, float]:
+    """(ledger, client) seconds from enqueue to the job's terminal status."""
     started = time.perf_counter()
     answer = await api.post("/projects/bench/jobs", json={"recipe": "test"})
     job_id = answer.json()["job_id"]
-    while True:
-        body = (await api.get(f"/jobs/{job_id}")).json()
-        if body["job"]["status"] in TERMINAL_STATUSES:
-            assert body["job"]["status"] == "succeeded", body
-            return time.perf_counter() - started
-        await trio.sleep(0.001)
+    url = str(api.base_url).replace("http://", "ws://") + f"/jobs/{job_id}/log/ws"
+    headers = [(b"Authorization", f"Bearer {bearer}".encode())]
+    async with open_websocket_url(url, extra_headers=headers) as ws:
+        while json.loads(await ws.get_message())["type"] != "end":
+            pass
+    seen = time.perf_counter() - started
+    job = (await api.get(f"/jobs/{job_id}")).json()["job"]
+    assert job["status"] == "succeeded", job
+    recorded = stamp(job["finished_at"]) - stamp(job["created_at"])
+    return recorded, seen
+
+
+def stamp(text: str) -> float:
+    """Unix seconds of an API timestamp."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
 async def throughput(api: httpx.AsyncClient, count: int) -> float:
@@ -115,6 +128,18 @@ async def throughput(api: httpx.AsyncClient, count: int) -> float:
         await trio.sleep(0.05)
 
 
+async def wait_up(base: str, bearer_file: Path) -> str:
+    """Wait for the service to answer; return the admin bearer."""
+    async with httpx.AsyncClient(base_url=base) as probe:
+        with trio.fail_after(60):
+            while True:
+                try:
+                    await probe.get("/healthz")
+                    return bearer_file.read_text().strip()
+                except httpx.TransportError:
+                    await trio.sleep(0.1)
+
+
 def summary(name: str, seconds: list[float]) -> str:
     ordered = sorted(seconds)
     p95 = ordered[max(0, int(len(ordered) * 0.95) - 1)]
@@ -122,25 +147,36 @@ def summary(name: str, seconds: list[float]) -> str:
     return f"{name:<28} median {median:7.1f} ms   p95 {p95 * 1000:7.1f} ms"
 
 
-async def main(root: Path, runs: int, files: int, queued: int) -> None:
+async def main(
+    root: Path, runs: int, files: int, queued: int, extra_env: dict[str, str]
+) -> None:
     """Run every measurement and print the report."""
     if root.exists():
         shutil.rmtree(root)
     repo = make_repo(root, files)
-    settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        bind="127.0.0.1:0",
-        data_dir=root / "data",
-        workspace_dir=root / "workspace",
-        cache_dir=root / "caches",
-        allow_file_urls="always",
-        access_log=False,
-        log_level="WARNING",
-    )
-    async with trio.open_nursery() as nursery:
-        service: ServiceHandle = await nursery.start(run_service, settings)
-        headers = {"Authorization": f"Bearer {service.admin_bearer}"}
-        async with httpx.AsyncClient(base_url=service.url, headers=headers) as api:
+    env = {
+        **os.environ,
+        "CRAFTING_BIND": "127.0.0.1:18820",
+        "CRAFTING_DATA_DIR": str(root / "data"),
+        "CRAFTING_WORKSPACE_DIR": str(root / "workspace"),
+        "CRAFTING_CACHE_DIR": str(root / "caches"),
+        "CRAFTING_ALLOW_FILE_URLS": "always",
+        "CRAFTING_ACCESS_LOG": "false",
+        "CRAFTING_LOG_LEVEL": "WARNING",
+        **extra_env,
+    }
+    with open(root / "service.log", "ab") as log:
+        service = subprocess.Popen(
+            [sys.executable, "-m", "crafting_table.cli.main", "serve"],
+            env=env,
+            stdout=log,
+            stderr=log,
+        )
+    try:
+        base = "http://127.0.0.1:18820"
+        bearer = await wait_up(base, root / "data" / "admin-bearer.txt")
+        headers = {"Authorization": f"Bearer {bearer}"}
+        async with httpx.AsyncClient(base_url=base, headers=headers, timeout=60) as api:
             await api.post(
                 "/projects",
                 json={
@@ -150,9 +186,9 @@ async def main(root: Path, runs: int, files: int, queued: int) -> None:
                 },
             )
             for _ in range(3):
-                await run_one(api)  # warm the clone and the code paths
+                await run_one(api, bearer)  # warm the clone and the code paths
 
-            cache = settings.workspace_dir.resolve() / "bench" / ".cache"
+            cache = root / "workspace" / "bench" / ".cache"
             sha = subprocess.run(
                 ["git", "rev-parse", "HEAD"],
                 cwd=repo,
@@ -163,13 +199,18 @@ async def main(root: Path, runs: int, files: int, queued: int) -> None:
             bare = await trio.to_thread.run_sync(
                 floor, cache, root / "floor", sha, runs
             )
-            ours = [await run_one(api) for _ in range(runs)]
+            pairs = [await run_one(api, bearer) for _ in range(runs)]
             rate = await throughput(api, queued)
-        service.stop()
+    finally:
+        service.send_signal(signal.SIGTERM)
+        service.wait(60)
+    ours = [recorded for recorded, _ in pairs]
+    watched = [seen for _, seen in pairs]
 
     print(f"repository: {files} files; {runs} runs each; folder {root}")
     print(summary("floor (git + sh + remove)", bare))
-    print(summary("crafting-table job", ours))
+    print(summary("job, as the ledger records", ours))
+    print(summary("job, as a watcher sees it", watched))
     ratio = statistics.median(ours) / statistics.median(bare)
     overhead = (statistics.median(ours) - statistics.median(bare)) * 1000
     print(
@@ -188,5 +229,13 @@ if __name__ == "__main__":
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--files", type=int, default=2000)
     parser.add_argument("--queued", type=int, default=200)
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a CRAFTING_* setting for the service (repeatable)",
+    )
     args = parser.parse_args()
-    trio.run(main, args.dir, args.runs, args.files, args.queued)
+    extra = dict(item.split("=", 1) for item in args.env)
+    trio.run(main, args.dir, args.runs, args.files, args.queued, extra)
