@@ -20,7 +20,7 @@ import trio
 from actors.kernel import Actor
 from crafting_table.ledger import Ledger
 from crafting_table.ledger import findings as finding_store
-from crafting_table.ledger import jobs as job_store
+from crafting_table.ledger.jobs import JobRow
 from crafting_table.messages import JobParsed, ParseJob, Ref
 from crafting_table.parsers import Finding, ParseContext, parse_job
 from crafting_table.parsers.identity import identities
@@ -73,10 +73,8 @@ class Parser(Actor):
             parse_seconds=round(self.parse_seconds, 3),
         )
 
-    async def _parse(self, message: ParseJob) -> int:
-        job = await self.ledger.read(job_store.get, message.job_id)
-        if job is None:
-            return 0
+    async def _parse(self, message: ParseJob) -> JobRow | None:
+        job: JobRow = message.job
         found: list[Finding] = []
         keys: list[str] = []
         if message.status in ("succeeded", "failed", "timed_out"):
@@ -105,12 +103,12 @@ class Parser(Actor):
             now=time.time(),
         )
         if row is None:
-            return 0
+            return None
         self.findings += len(found)
         event = JobParsed(job_id=row.id, project=row.project_name, status=row.status)
         for listener in self.listeners:
             await listener.tell(event)
-        return len(found)
+        return row
 
 
 # How a log reaches the parsers: line by line, with a bound on what one line

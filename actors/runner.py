@@ -465,10 +465,11 @@ class Runner(Actor):
                     code = await self._stop(process)
                     await self._kill_leftovers(job, process, writer)
                     outcome.status = "canceled"
-            # Shielded: the job's control groups must go and its folders
-            # return to the service however the job ended.
-            with trio.CancelScope(shield=True), trio.move_on_after(CLEANUP_TIMEOUT):
-                await process.aclose()
+            # The job's control groups go, and its folders return to the
+            # service, once its terminal status is written (see _finish):
+            # nothing is left running, and that clean-up is not the
+            # caller's wait.
+            outcome.process = process
             outcome.exit_code = _exit_status(code) if code is not None else None
             outcome.seconds = time.monotonic() - started
         if outcome.status == "running":
@@ -518,13 +519,13 @@ class Runner(Actor):
         if outcome.sha and not outcome.sha_recorded:
             await self.deps.ledger.write(job_store.record_sha, job.id, outcome.sha)
 
-        count = 0
+        final: JobRow | None = None
         try:
             if stopping:
                 raise ActorError("the service is stopping; findings were not parsed")
-            count = await self.deps.parser.ask(
+            final = await self.deps.parser.ask(
                 ParseJob(
-                    job_id=job.id,
+                    job=job,
                     status=outcome.status,
                     exit_code=outcome.exit_code,
                     error=outcome.error,
@@ -538,7 +539,7 @@ class Runner(Actor):
             logger.warning(
                 "job %s (%s): parser failed: %s", job.id, job.project_name, exc
             )
-            await self.deps.ledger.write(
+            final = await self.deps.ledger.write(
                 job_store.finish,
                 job.id,
                 status=outcome.status,
@@ -549,16 +550,17 @@ class Runner(Actor):
                 now=time.time(),
             )
 
-        final = await self.deps.ledger.read(job_store.get, job.id)
         logger.info(
             "job %s (%s) %s exit=%s findings=%d",
             job.id,
             job.project_name,
             outcome.status,
             outcome.exit_code,
-            count,
+            final.findings_count if final else 0,
         )
         entry.feed.finish(_final(final) if final else {"status": outcome.status})
+        if outcome.process is not None:
+            await outcome.process.aclose()
         if worktree is not None:
             await self.deps.workspace.remove_worktree(job.project_name, job.id)
         await self.deps.workspace.remove_path(self._reports_dir(job))
@@ -579,6 +581,7 @@ class _Outcome:
     reports: Path | None = None
     sha: str | None = None
     sha_recorded: bool = False
+    process: RecipeProcess | None = None
 
     def fail(self, error: str) -> None:
         if self.status == "running":

@@ -111,14 +111,16 @@ class JobStarted:
 
 
 @dataclass(frozen=True, slots=True)
-class ParseJob(Ask[int]):
+class ParseJob(Ask[Any]):
     """A recipe ended: parse its log, store the findings and the final status.
 
-    Answers the number of findings stored. ``workdir`` (the folder the
-    recipe ran in) still exists while the Parser handles this.
+    Answers the finished job (a ``ledger.jobs.JobRow``), or None when it was
+    gone or already finished. ``job`` is the row as the Runner claimed it;
+    ``workdir`` (the folder the recipe ran in) still exists while the
+    Parser handles this.
     """
 
-    job_id: str
+    job: Any
     status: str
     exit_code: int | None
     error: str | None

@@ -236,9 +236,8 @@ class Workspace:
                 raise UnsafeGitInput(str(exc)) from exc
             candidates = [f"refs/heads/{ref}", f"refs/tags/{ref}^{{commit}}"]
         for candidate in candidates:
-            result = await self._add_record(project, path, candidate)
+            result = await self._add(project, path, candidate)
             if result.returncode == 0:
-                await self._populate(project, job_id)
                 return path, await self._head_of(project, job_id, path)
             if "invalid reference" not in result.stderr:
                 raise GitError(f"git worktree add failed: {_last_line(result.stderr)}")
@@ -247,23 +246,17 @@ class Workspace:
             + await self._known_branches(project)
         )
 
-    async def _add_record(self, project: str, path: Path, commit: str) -> GitResult:
-        # Only the worktree's record is made under the project's lock: git
-        # fetch walks every worktree's HEAD and fails on a half-made record.
-        # The files, the slow part, are checked out afterwards, in parallel.
+    async def _add(self, project: str, path: Path, commit: str) -> GitResult:
+        # Under the project's lock: git fetch walks every worktree's HEAD and
+        # fails on a half-made worktree. Checking out in the same command
+        # (rather than making the record under the lock and checking out
+        # after it) saves a git process per job; the price is that checkouts
+        # of one project wait for each other, which on a few cores they do
+        # anyway.
         state = self._fetch.setdefault(project, _FetchState())
         async with state.lock:
             return await run_git(
-                [
-                    "worktree",
-                    "add",
-                    "--detach",
-                    "--no-checkout",
-                    "--quiet",
-                    "--",
-                    str(path),
-                    commit,
-                ],
+                ["worktree", "add", "--detach", "--quiet", "--", str(path), commit],
                 git_dir=self.cache_dir(project),
                 timeout=self.git_timeout,
                 check=False,
@@ -297,9 +290,6 @@ class Workspace:
             check=check,
             timeout=self.git_timeout if timeout is None else timeout,
         )
-
-    async def _populate(self, project: str, job_id: str) -> None:
-        await self.worktree_git(project, job_id, ["reset", "--hard", "--quiet"])
 
     async def _head_of(self, project: str, job_id: str, path: Path) -> str:
         head = self.admin_dir(project, job_id) / "HEAD"
@@ -335,10 +325,9 @@ class Workspace:
         path = self.worktree_dir(project, job_id)
         if path.exists():
             await self.remove_worktree(project, job_id)
-        result = await self._add_record(project, path, sha)
+        result = await self._add(project, path, sha)
         if result.returncode != 0:
             raise GitError(f"git worktree add failed: {_last_line(result.stderr)}")
-        await self._populate(project, job_id)
         return path
 
     async def remove_worktree(self, project: str, job_id: str) -> None:

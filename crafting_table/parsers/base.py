@@ -9,10 +9,12 @@ actor hands in before the worktree is removed.
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, BinaryIO, ClassVar, Literal
 
 from crafting_table.parsers.paths import relative_to_workdir
 
@@ -156,3 +158,32 @@ def as_str(value: object) -> str | None:
 def first_line(text: str, limit: int = 1000) -> str:
     """The first line of a message, cut to ``limit`` characters."""
     return text.strip().split("\n", 1)[0][:limit]
+
+
+def report_files(folder: Path, suffixes: tuple[str, ...]) -> Iterator[Path]:
+    """Regular files under ``folder`` whose names end in ``suffixes``, in order.
+
+    The recipe wrote the folder: a symlink in it (to the ledger, say) is
+    neither followed into a folder nor read as a file. Never raises.
+    """
+    found = []
+    for top, folders, files in os.walk(folder, followlinks=False):
+        folders.sort()
+        for name in files:
+            path = Path(top) / name
+            if name.lower().endswith(suffixes) and not path.is_symlink():
+                found.append(path)
+    yield from sorted(found)
+
+
+def open_report(path: Path) -> BinaryIO:
+    """Open a report file for reading, refusing a symlink put there meanwhile.
+
+    Raises OSError for a symlink (``O_NOFOLLOW``) or anything but a regular
+    file.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(f"{path} is not a regular file")
+    return os.fdopen(fd, "rb")

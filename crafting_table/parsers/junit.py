@@ -24,6 +24,8 @@ from crafting_table.parsers.base import (
     ToolParser,
     as_str,
     first_line,
+    open_report,
+    report_files,
 )
 
 __all__ = ["JunitParser", "junit_files"]
@@ -33,17 +35,11 @@ _PROLOG_BYTES = 64 * 1024
 
 def junit_files(folder: Path) -> Iterator[Path]:
     """The ``*.xml`` files in a report folder, in name order; never raises."""
-    try:
-        paths = sorted(folder.rglob("*.xml"))
-    except OSError:
-        return
-    for path in paths:
-        if path.is_file():
-            yield path
+    return report_files(folder, (".xml",))
 
 
 def _declares_dtd(path: Path) -> bool:
-    with path.open("rb") as handle:
+    with open_report(path) as handle:
         prolog = handle.read(_PROLOG_BYTES)
     return b"<!DOCTYPE" in prolog or b"<!ENTITY" in prolog
 
@@ -71,10 +67,15 @@ class JunitParser(ToolParser):
         return findings
 
     def _file(self, path: Path) -> list[Finding]:
-        findings = []
         # S314: the file was checked for a DTD above; without one expat
         # expands no entities.
-        events = ElementTree.iterparse(str(path), events=("end",))  # noqa: S314
+        with open_report(path) as handle:
+            return self._cases(ElementTree.iterparse(handle, events=("end",)))  # noqa: S314
+
+    def _cases(
+        self, events: Iterator[tuple[str, ElementTree.Element]]
+    ) -> list[Finding]:
+        findings: list[Finding] = []
         try:
             for _, element in events:
                 if element.tag != "testcase":

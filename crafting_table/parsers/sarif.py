@@ -16,7 +16,15 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
-from crafting_table.parsers.base import Finding, Severity, ToolParser, as_int, as_str
+from crafting_table.parsers.base import (
+    Finding,
+    Severity,
+    ToolParser,
+    as_int,
+    as_str,
+    open_report,
+    report_files,
+)
 
 __all__ = ["SarifParser", "is_sarif", "sarif_files"]
 
@@ -48,14 +56,7 @@ def is_sarif(value: Any) -> bool:
 
 def sarif_files(folder: Path) -> Iterator[Path]:
     """The SARIF files in a report folder, in name order; never raises."""
-    try:
-        paths = sorted(folder.rglob("*"))
-    except OSError:
-        return
-    for path in paths:
-        name = path.name.lower()
-        if name.endswith((".sarif", ".sarif.json")) and path.is_file():
-            yield path
+    return report_files(folder, (".sarif", ".sarif.json"))
 
 
 class SarifParser(ToolParser):
@@ -75,10 +76,11 @@ class SarifParser(ToolParser):
         findings: list[Finding] = []
         for path in sarif_files(self.ctx.reports_dir):
             try:
-                if path.stat().st_size > MAX_REPORT_BYTES:
+                with open_report(path) as handle:
+                    data = handle.read(MAX_REPORT_BYTES + 1)
+                if len(data) > MAX_REPORT_BYTES:
                     continue
-                with path.open(encoding="utf-8", errors="replace") as handle:
-                    value = json.load(handle)
+                value = json.loads(data.decode("utf-8", "replace"))
             except (OSError, ValueError, RecursionError):
                 continue
             if is_sarif(value):
