@@ -23,7 +23,8 @@ import logging
 import math
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -360,13 +361,15 @@ class Runner(Actor):
             if entry.stop_reason:
                 scope.cancel()
             workspace = self.deps.workspace
-            await workspace.sync(job.project_name, remote)
+            with outcome.step("fetch"):
+                await workspace.sync(job.project_name, remote)
             ref = job.ref if job.sha is None else None
             if job.sha is None and ref is None:
                 ref = project.spec.default_branch
-            worktree, sha = await workspace.checkout(
-                job.project_name, job.id, remote, ref=ref, sha=job.sha
-            )
+            with outcome.step("checkout"):
+                worktree, sha = await workspace.checkout(
+                    job.project_name, job.id, remote, ref=ref, sha=job.sha
+                )
             outcome.sha = sha
             await writer.line(f"commit {sha}" + (f" ({ref})" if ref else ""))
             workdir = worktree if job.subproject == "." else worktree / job.subproject
@@ -422,15 +425,16 @@ class Runner(Actor):
     ) -> None:
         job = entry.job
         mark = job.kill_mark or secrets.token_hex(16)
-        process = await self.deps.executor.start(
-            job.command,
-            cwd=workdir,
-            env=env,
-            mark=mark,
-            limits=_limits(job),
-            owned=owned,
-            shared=shared,
-        )
+        with outcome.step("start"):
+            process = await self.deps.executor.start(
+                job.command,
+                cwd=workdir,
+                env=env,
+                mark=mark,
+                limits=_limits(job),
+                owned=owned,
+                shared=shared,
+            )
         await self.deps.ledger.write(
             job_store.record_process,
             job.id,
@@ -453,7 +457,8 @@ class Runner(Actor):
                     await _safe_line(writer, _stop_line(reason, job.timeout_secs))
                     code = await self._stop(process)
                     outcome.status = reason
-                await self._kill_leftovers(job, process, writer)
+                with outcome.step("clean-up"):
+                    await self._kill_leftovers(job, process, writer)
                 with trio.move_on_after(DRAIN_TIMEOUT):
                     await pump_done.wait()
                 nursery.cancel_scope.cancel()
@@ -582,6 +587,16 @@ class _Outcome:
     sha: str | None = None
     sha_recorded: bool = False
     process: RecipeProcess | None = None
+    steps: list[tuple[str, float]] = field(default_factory=list)
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        """Time one step of the job for the log's last line."""
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.steps.append((name, time.monotonic() - started))
 
     def fail(self, error: str) -> None:
         if self.status == "running":
@@ -632,7 +647,10 @@ def _footer(outcome: _Outcome, writer: LogWriter) -> str:
         parts.append(f"after {outcome.seconds:.2f} s")
     if writer.dropped:
         parts.append(f"{writer.dropped} bytes of output dropped")
-    return " ".join(parts)
+    line = " ".join(parts)
+    if outcome.steps:
+        line += "; " + ", ".join(f"{name} {secs:.3f} s" for name, secs in outcome.steps)
+    return line
 
 
 def _final(job: JobRow) -> dict[str, object]:

@@ -12,12 +12,14 @@ the job's terminal status, and closes. Frames are JSON::
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import trio
 from quart import Blueprint, Response, request, websocket
 
 from crafting_table.errors import (
@@ -173,7 +175,7 @@ async def follow(job_id: str) -> Any:
         await websocket.send(json.dumps({"type": "end", **feed.final}))
     finally:
         feed.watchers -= 1
-    await websocket.close(1000)
+    await _close()
     return None
 
 
@@ -183,7 +185,15 @@ async def _send_end(status: str, final: Any) -> None:
         message["exit_code"] = final.exit_code
         message["findings_count"] = final.findings_count
     await websocket.send(json.dumps(message))
-    await websocket.close(1000)
+    await _close()
+
+
+async def _close() -> None:
+    # A watcher that got the last frame often closes first; hypercorn is
+    # then answering that close on the same connection while ours goes out,
+    # and the two sends collide. The connection is over either way.
+    with contextlib.suppress(trio.BusyResourceError, trio.BrokenResourceError):
+        await websocket.close(1000)
 
 
 def _reject(error: CraftingError) -> Response:
