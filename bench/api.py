@@ -50,16 +50,21 @@ async def app(scope, receive, send):
     await send({"type": "http.response.body", "body": b'{"ok": true}'})
 """
 
-# Prints "tick <unix time>" every 20 ms for about eight seconds.
+# Waits for the watchers to connect, then prints a burst of BURST lines
+# "tick <unix time>" every PERIOD seconds, 400 lines in all: how build
+# tools write (a burst per step), at 20 lines a second and more.
 CHATTY = (
-    "python3 -c 'import time\n"
-    "for i in range(400):\n"
-    '    print("tick", repr(time.time()), flush=True)\n'
-    "    time.sleep(0.02)'"
+    "python3 -c 'import sys, time\n"
+    "time.sleep(4)\n"
+    "for i in range(400 // {burst}):\n"
+    "    now = repr(time.time())\n"
+    '    sys.stdout.write("".join("tick " + now + chr(10) for _ in range({burst})))\n'
+    "    sys.stdout.flush()\n"
+    "    time.sleep({period})'"
 )
 
 
-def seed(data: Path, jobs: int) -> list[str]:
+def seed(data: Path, jobs: int, command: str) -> list[str]:
     """A ledger with one project and ``jobs`` finished jobs; their ids."""
     data.mkdir(parents=True, exist_ok=True)
     conn = connect(data / "ledger.sqlite3")
@@ -67,7 +72,7 @@ def seed(data: Path, jobs: int) -> list[str]:
     spec = {
         "name": "bench",
         "git_url": "/nonexistent",
-        "subprojects": [{"path": ".", "test": CHATTY}],
+        "subprojects": [{"path": ".", "test": command}],
     }
     now = time.time()
     conn.execute(
@@ -180,19 +185,18 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * q))] * 1000
 
 
-async def watchers(base: str, bearer: str, count: int) -> list[float]:
-    """Line delays (s) seen by ``count`` watchers of one chatty job."""
-    headers = {"Authorization": f"Bearer {bearer}"}
-    async with httpx.AsyncClient(base_url=base, headers=headers) as http:
-        answer = await http.post("/projects/bench/jobs", json={"recipe": "test"})
-        job_id = answer.json()["job_id"]
-    url = base.replace("http://", "ws://") + f"/jobs/{job_id}/log/ws"
-    delays: list[float] = []
+async def watch(url: str, bearer: str, count: int) -> list[float]:
+    """Line delays (s) seen by ``count`` watchers of one job, in this process.
 
-    async def watch() -> None:
-        async with open_websocket_url(
-            url, extra_headers=[(b"Authorization", f"Bearer {bearer}".encode())]
-        ) as ws:
+    Lines written before a watcher connected came from the backlog, not
+    live: they are not counted.
+    """
+    delays: list[float] = []
+    headers = [(b"Authorization", f"Bearer {bearer}".encode())]
+
+    async def one() -> None:
+        async with open_websocket_url(url, extra_headers=headers) as ws:
+            joined = time.time()
             while True:
                 message = json.loads(await ws.get_message())
                 now = time.time()
@@ -200,21 +204,68 @@ async def watchers(base: str, bearer: str, count: int) -> list[float]:
                     return
                 for line in message["lines"]:
                     if line.startswith("tick "):
-                        delays.append(now - float(line.split()[1]))
+                        written = float(line.split()[1])
+                        if written >= joined:
+                            delays.append(now - written)
 
     with trio.fail_after(120):
         async with trio.open_nursery() as nursery:
             for _ in range(count):
-                nursery.start_soon(watch)
+                nursery.start_soon(one)
     return delays
 
 
-async def main(root: Path, jobs: int, clients: int, seconds: float, count: int) -> None:
+async def watchers(base: str, bearer: str, count: int, procs: int) -> list[float]:
+    """Line delays (s) seen by ``count`` watchers of one chatty job.
+
+    The watchers are spread over ``procs`` processes: one Python process
+    decoding thousands of frames a second would measure its own queue.
+    """
+    headers = {"Authorization": f"Bearer {bearer}"}
+    async with httpx.AsyncClient(base_url=base, headers=headers) as http:
+        answer = await http.post("/projects/bench/jobs", json={"recipe": "test"})
+        job_id = answer.json()["job_id"]
+    url = base.replace("http://", "ws://") + f"/jobs/{job_id}/log/ws"
+    delays: list[float] = []
+
+    async def child(share: int) -> None:
+        done = await trio.run_process(
+            [
+                sys.executable,
+                __file__,
+                "--watch",
+                url,
+                "--bearer",
+                bearer,
+                "--count",
+                str(share),
+            ],
+            capture_stdout=True,
+        )
+        delays.extend(json.loads(done.stdout))
+
+    async with trio.open_nursery() as nursery:
+        for index in range(procs):
+            share = count // procs + (1 if index < count % procs else 0)
+            nursery.start_soon(child, share)
+    return delays
+
+
+async def main(
+    root: Path,
+    jobs: int,
+    clients: int,
+    seconds: float,
+    count: int,
+    watcher_procs: int,
+    burst: int,
+    period: float,
+) -> None:
     """Run every measurement and print the report."""
     if root.exists():
         shutil.rmtree(root)
     root.mkdir(parents=True)
-    ids = seed(root / "data", jobs)
+    ids = seed(root / "data", jobs, CHATTY.format(burst=burst, period=period))
     repo = root / "repo"
     repo.mkdir()
     env_git = {
@@ -271,18 +322,23 @@ async def main(root: Path, jobs: int, clients: int, seconds: float, count: int) 
         bearer = (root / "data" / "admin-bearer.txt").read_text().strip()
         auth = {"Authorization": f"Bearer {bearer}"}
         base = "http://127.0.0.1:18810"
-        runs = {
-            "minimal hypercorn app": await load(
-                "http://127.0.0.1:18811", ["/"], {}, clients, seconds
-            ),
-            "GET /jobs/{id}": await load(
-                base, [f"/jobs/{i}" for i in ids[-2000:]], auth, clients, seconds
-            ),
-            "GET /jobs?limit=50": await load(
-                base, ["/jobs?limit=50"], auth, clients, seconds
-            ),
+        cases = {
+            "minimal hypercorn app": ("http://127.0.0.1:18811", ["/"], {}),
+            "GET /jobs/{id}": (base, [f"/jobs/{i}" for i in ids[-2000:]], auth),
+            "GET /jobs?limit=50": (base, ["/jobs?limit=50"], auth),
         }
-        delays = await watchers(base, bearer, count)
+        runs = {}
+        for name, (target, paths, headers) in cases.items():
+            if shutil.which("wrk"):
+                runs[name] = await trio.to_thread.run_sync(
+                    wrk, target, paths, headers, clients, seconds
+                )
+            else:
+                rate, latencies, errors = await load(
+                    target, paths, headers, clients, seconds
+                )
+                runs[name] = (rate, pct(latencies, 0.5), pct(latencies, 0.99), errors)
+        delays = await watchers(base, bearer, count, watcher_procs)
     finally:
         for process in (service, minimal):
             process.send_signal(signal.SIGTERM)
@@ -297,6 +353,7 @@ async def main(root: Path, jobs: int, clients: int, seconds: float, count: int) 
             f"   p99 {p99:6.1f} ms   errors {errors}"
         )
     print(
+        f"recipe writes {burst} line(s) every {period * 1000:g} ms; "
         f"{count} watchers, {len(delays)} line deliveries: delay p50 "
         f"{pct(delays, 0.5):.1f} ms, p99 {pct(delays, 0.99):.1f} ms, "
         f"max {max(delays) * 1000:.1f} ms"
@@ -310,5 +367,27 @@ if __name__ == "__main__":
     parser.add_argument("--clients", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--watchers", type=int, default=200)
+    parser.add_argument("--watcher-procs", type=int, default=4)
+    parser.add_argument("--burst", type=int, default=1, help="lines per write")
+    parser.add_argument(
+        "--period", type=float, default=0.02, help="seconds between writes"
+    )
+    # Internal: one process of watchers, started by the run above.
+    parser.add_argument("--watch", help=argparse.SUPPRESS)
+    parser.add_argument("--bearer", help=argparse.SUPPRESS)
+    parser.add_argument("--count", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    trio.run(main, args.dir, args.jobs, args.clients, args.seconds, args.watchers)
+    if args.watch:
+        print(json.dumps(trio.run(watch, args.watch, args.bearer, args.count)))
+    else:
+        trio.run(
+            main,
+            args.dir,
+            args.jobs,
+            args.clients,
+            args.seconds,
+            args.watchers,
+            args.watcher_procs,
+            args.burst,
+            args.period,
+        )

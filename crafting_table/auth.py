@@ -14,7 +14,9 @@ import hashlib
 import hmac
 import ipaddress
 import secrets
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 BEARER_PREFIX = "ct_"
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -94,3 +96,40 @@ def client_address(
             return candidate
         address = candidate
     return address
+
+
+class TokenCache:
+    """Tokens seen lately, by bearer hash: most requests then read no ledger.
+
+    An entry lives ``ttl`` seconds. Whatever revokes, rotates or mints a
+    token calls :meth:`clear`, so a revoked bearer fails on its very next
+    request; the time limit only bounds how stale a cached row's other
+    fields (its address ranges) can be.
+    """
+
+    def __init__(
+        self, ttl: float = 30.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.ttl = ttl
+        self._clock = clock
+        self._entries: dict[str, tuple[float, Any]] = {}
+
+    def get(self, token_hash: str) -> Any | None:
+        """The cached row for ``token_hash``, or None."""
+        entry = self._entries.get(token_hash)
+        if entry is None:
+            return None
+        if entry[0] < self._clock():
+            del self._entries[token_hash]
+            return None
+        return entry[1]
+
+    def put(self, token_hash: str, row: Any) -> None:
+        """Remember ``row`` for ``token_hash``."""
+        if len(self._entries) > 10_000:
+            self._entries.clear()
+        self._entries[token_hash] = (self._clock() + self.ttl, row)
+
+    def clear(self) -> None:
+        """Forget every token (after a revoke, a rotation or a mint)."""
+        self._entries.clear()

@@ -10,7 +10,10 @@ reader of the recipe's pipe.
 
 from __future__ import annotations
 
+import json
 import os
+from collections import deque
+from dataclasses import dataclass
 from pathlib import Path
 
 import trio
@@ -18,9 +21,12 @@ import trio
 from crafting_table.redact import Masker
 
 PREFIX = b"[crafting-table] "
-# Bytes of recent output kept in memory for watchers; one who falls further
-# behind reads the file instead.
-FEED_MEMORY = 1024 * 1024
+# Encoded frames kept in memory for watchers; one who falls further behind
+# reads the file instead.
+FEED_MEMORY = 2 * 1024 * 1024
+# A line longer than this is sent to watchers in pieces rather than held
+# back until its end (a recipe printing megabytes without a newline).
+FEED_MAX_LINE = 64 * 1024
 TAIL_BLOCK = 64 * 1024
 # The tail in an API answer is for a person's eyes: bound what it reads and
 # how long one line may be, whatever the recipe printed.
@@ -28,35 +34,87 @@ TAIL_MAX_BYTES = 1024 * 1024
 TAIL_MAX_LINE = 4096
 
 
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """Complete lines of a log from byte ``start`` to ``end``, encoded once."""
+
+    start: int
+    end: int
+    text: str
+
+
+_FRAME_HEAD = '{"type": "lines", "lines": ['
+_FRAME_TAIL = "]}"
+
+
+def lines_frame(lines: list[str]) -> str:
+    """The websocket message carrying ``lines``."""
+    return json.dumps({"type": "lines", "lines": lines}, ensure_ascii=False)
+
+
+def merge_frames(frames: list[Frame]) -> str:
+    """One message carrying the lines of several frames, without re-encoding.
+
+    A watcher that fell behind by several writes gets them in one message:
+    under load the number of sends drops as the backlog grows, which is
+    what lets many watchers keep up.
+    """
+    if len(frames) == 1:
+        return frames[0].text
+    inner = [f.text[len(_FRAME_HEAD) : -len(_FRAME_TAIL)] for f in frames]
+    return _FRAME_HEAD + ", ".join(part for part in inner if part) + _FRAME_TAIL
+
+
 class LogFeed:
     """The growing log of one queued or running job, for live watchers.
 
-    ``size`` is how many bytes are safely in the file. Watchers read the
-    file up to ``size``, then call :meth:`wait_beyond` and :meth:`read`
-    for what follows; ``final`` is set once the job has its terminal status.
+    Every write is cut into complete lines and encoded once as a websocket
+    frame; all watchers send the same frames, so a thousand of them cost
+    one split and one ``json.dumps`` per write. ``line_end`` is the offset
+    just past the last complete line published. A watcher sends the file
+    up to ``line_end``, then :meth:`frames_from` its offset, waiting with
+    :meth:`wait_past`; ``final`` is set once the job has its terminal status.
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.size = 0
+        self.line_end = 0
         self.final: dict[str, object] | None = None
-        self._memory = bytearray()
-        self._memory_start = 0
-        self._changed = trio.Event()
         self.watchers = 0
+        self._pending = b""
+        self._frames: deque[Frame] = deque()
+        self._frame_bytes = 0
+        self._changed = trio.Event()
 
     def publish(self, data: bytes) -> None:
         """Record bytes that were just written to the file."""
-        self._memory += data
         self.size += len(data)
-        excess = len(self._memory) - FEED_MEMORY
-        if excess > 0:
-            del self._memory[:excess]
-            self._memory_start += excess
+        self._pending += data
+        cut = self._pending.rfind(b"\n") + 1
+        if not cut and len(self._pending) >= FEED_MAX_LINE:
+            cut = len(self._pending)
+        if cut:
+            lines = self._pending[:cut].decode("utf-8", "replace").split("\n")
+            if lines[-1] == "":
+                lines.pop()
+            self._add(Frame(self.line_end, self.line_end + cut, lines_frame(lines)))
+            self._pending = self._pending[cut:]
         self._wake()
+
+    def _add(self, frame: Frame) -> None:
+        self._frames.append(frame)
+        self.line_end = frame.end
+        self._frame_bytes += len(frame.text)
+        while self._frame_bytes > FEED_MEMORY and len(self._frames) > 1:
+            self._frame_bytes -= len(self._frames.popleft().text)
 
     def finish(self, final: dict[str, object]) -> None:
         """Mark the log complete, with the job's terminal state."""
+        if self._pending:
+            text = self._pending.decode("utf-8", "replace")
+            self._add(Frame(self.line_end, self.size, lines_frame([text])))
+            self._pending = b""
         self.final = final
         self._wake()
 
@@ -64,18 +122,29 @@ class LogFeed:
         self._changed.set()
         self._changed = trio.Event()
 
-    async def wait_beyond(self, offset: int) -> None:
-        """Return once the log is longer than ``offset`` or finished."""
-        while self.size <= offset and self.final is None:
-            await self._changed.wait()
+    def frames_from(self, offset: int) -> list[Frame] | None:
+        """The frames from ``offset`` on; None when they left memory already."""
+        if not self._frames or offset >= self.line_end:
+            return []
+        if offset < self._frames[0].start:
+            return None
+        # From the newest back: a watcher that keeps up wants one or two.
+        found = []
+        for frame in reversed(self._frames):
+            if frame.start < offset:
+                break
+            found.append(frame)
+        found.reverse()
+        return found
 
-    async def read(self, offset: int) -> bytes:
-        """Bytes from ``offset`` to the current end, from memory if possible."""
-        end = self.size
-        if offset >= self._memory_start:
-            start = offset - self._memory_start
-            return bytes(self._memory[start : start + end - offset])
-        return await read_range(self.path, offset, end - offset)
+    def oldest(self) -> int:
+        """The offset of the oldest frame still in memory."""
+        return self._frames[0].start if self._frames else self.line_end
+
+    async def wait_past(self, offset: int) -> None:
+        """Return once lines past ``offset`` are published, or the log ended."""
+        while self.line_end <= offset and self.final is None:
+            await self._changed.wait()
 
 
 class LogWriter:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
+from crafting_table import joblog
 from crafting_table.joblog import LogFeed, LogWriter, read_tail
 
 
@@ -62,3 +64,59 @@ async def test_tail_reads_the_last_lines(tmp_path: Path) -> None:
     tail = await read_tail(path, 3)
 
     assert tail == ["line 9997", "line 9998", "line 9999"]
+
+
+def frame_lines(feed: LogFeed, offset: int = 0) -> list[str]:
+    frames = feed.frames_from(offset)
+    assert frames is not None
+    return [line for f in frames for line in json.loads(f.text)["lines"]]
+
+
+def test_feed_cuts_writes_into_shared_frames_of_whole_lines(tmp_path: Path) -> None:
+    feed = LogFeed(tmp_path / "log")
+
+    feed.publish(b"one\ntw")
+    feed.publish(b"o\nthree")
+    assert frame_lines(feed) == ["one", "two"]
+    assert feed.line_end == len(b"one\ntwo\n")
+    feed.finish({"status": "succeeded"})
+
+    assert frame_lines(feed) == ["one", "two", "three"]
+    assert feed.line_end == feed.size
+
+
+def test_feed_sends_a_huge_line_in_pieces(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(joblog, "FEED_MAX_LINE", 4)
+    feed = LogFeed(tmp_path / "log")
+
+    feed.publish(b"abcdefgh")
+
+    assert frame_lines(feed) == ["abcdefgh"]
+
+
+def test_feed_forgets_old_frames_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(joblog, "FEED_MEMORY", 100)
+    feed = LogFeed(tmp_path / "log")
+
+    for n in range(50):
+        feed.publish(b"line %d\n" % n)
+
+    assert feed.frames_from(0) is None
+    assert feed.oldest() > 0
+    assert frame_lines(feed, feed.oldest())[-1] == "line 49"
+
+
+def test_merged_frames_carry_every_line_in_order() -> None:
+    frames = [
+        joblog.Frame(0, 4, joblog.lines_frame(["a", 'b "q"'])),
+        joblog.Frame(4, 4, joblog.lines_frame([])),
+        joblog.Frame(4, 9, joblog.lines_frame(["\u00e9t\u00e9"])),
+    ]
+
+    merged = json.loads(joblog.merge_frames(frames))
+
+    assert merged == {"type": "lines", "lines": ["a", 'b "q"', "\u00e9t\u00e9"]}

@@ -85,14 +85,16 @@ class JobRow:
         duration = None
         if self.started_at is not None and self.finished_at is not None:
             duration = round(self.finished_at - self.started_at, 3)
-        return JobOut(
+        # Built without validation: every field comes from the ledger,
+        # written by our own code; lists of jobs are the API's hottest path.
+        return JobOut.model_construct(
             id=self.id,
             project=self.project_name,
             subproject=self.subproject,
             recipe=self.recipe,
             ref=self.ref,
             sha=self.sha,
-            status=self.status,  # type: ignore[arg-type]
+            status=self.status,
             exit_code=self.exit_code,
             error=self.error,
             trigger=self.trigger,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from typing import Any
 
 from quart import Quart, g, request, websocket
@@ -167,7 +168,12 @@ def _install_gates(app: Quart, ctx: AppContext) -> None:
             )
         if bearer is None:
             raise Unauthorized("no bearer token; send 'Authorization: Bearer <token>'")
-        token = await ctx.ledger.read(token_store.by_hash, hash_bearer(bearer))
+        token_hash = hash_bearer(bearer)
+        token = ctx.token_cache.get(token_hash)
+        if token is None:
+            token = await ctx.ledger.read(token_store.by_hash, token_hash)
+            if token is not None:
+                ctx.token_cache.put(token_hash, token)
         if token is None:
             raise Unauthorized(
                 "the bearer token is unknown or revoked; ask an admin for one"
@@ -181,6 +187,7 @@ def _install_gates(app: Quart, ctx: AppContext) -> None:
         now = time.time()
         if token.last_used_at is None or now - token.last_used_at > TOUCH_INTERVAL:
             await ctx.ledger.write(token_store.touch, token.id, now)
+            ctx.token_cache.put(token_hash, replace(token, last_used_at=now))
 
     @app.before_request
     async def _http_gate() -> None:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from crafting_table.auth import TokenCache
 from crafting_table.config import Settings
 from crafting_table.ledger import Ledger
 from crafting_table.messages import Ref
@@ -27,3 +28,4 @@ class AppContext:
     started_at: float = 0.0
     supervision: Callable[[], list[dict[str, Any]]] = list
     extra_health: dict[str, Callable[[], Any]] = field(default_factory=dict)
+    token_cache: TokenCache = field(default_factory=TokenCache)

@@ -28,7 +28,13 @@ from crafting_table.errors import (
     CraftingError,
     RangeNotSatisfiable,
 )
-from crafting_table.joblog import LogFeed, file_size, read_range
+from crafting_table.joblog import (
+    LogFeed,
+    file_size,
+    lines_frame,
+    merge_frames,
+    read_range,
+)
 from crafting_table.ledger import jobs as job_store
 from crafting_table.messages import WatchLog
 from crafting_table.server.access import visible_job
@@ -122,8 +128,7 @@ class _Lines:
 
 async def _send_lines(lines: list[str]) -> None:
     for start in range(0, len(lines), FRAME_LINES):
-        frame = {"type": "lines", "lines": lines[start : start + FRAME_LINES]}
-        await websocket.send(json.dumps(frame, ensure_ascii=False))
+        await websocket.send(lines_frame(lines[start : start + FRAME_LINES]))
 
 
 async def _send_file(path: Path, start: int, end: int, splitter: _Lines) -> None:
@@ -161,17 +166,26 @@ async def follow(job_id: str) -> Any:
 
     feed.watchers += 1
     try:
-        offset = feed.size
+        # The file up to the last complete line published, then the feed's
+        # frames, which every watcher shares; one who falls behind what the
+        # feed keeps in memory catches up from the file.
+        offset = feed.line_end
         await _send_file(path, 0, offset, splitter)
-        while True:
-            await feed.wait_beyond(offset)
-            if feed.size > offset:
-                data = await feed.read(offset)
-                offset += len(data)
-                await _send_lines(splitter.feed(data))
-            if feed.final is not None and offset >= feed.size:
-                break
         await _send_lines(splitter.rest())
+        while True:
+            frames = feed.frames_from(offset)
+            if frames is None:
+                upto = feed.oldest()
+                await _send_file(path, offset, upto, splitter)
+                await _send_lines(splitter.rest())
+                offset = upto
+                continue
+            if frames:
+                await websocket.send(merge_frames(frames))
+                offset = frames[-1].end
+            if feed.final is not None and offset >= feed.line_end:
+                break
+            await feed.wait_past(offset)
         await websocket.send(json.dumps({"type": "end", **feed.final}))
     finally:
         feed.watchers -= 1

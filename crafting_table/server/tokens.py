@@ -56,6 +56,7 @@ async def mint(data: TokenIn) -> tuple[TokenMinted, int]:
         data.ip_cidrs,
         time.time(),
     )
+    context().token_cache.clear()
     return TokenMinted(bearer=bearer, token=token_out(row)), 201
 
 
@@ -80,6 +81,7 @@ async def revoke(name: str) -> Deleted:
     outcome = await context().ledger.write(
         token_store.revoke_checked, name, time.time()
     )
+    context().token_cache.clear()
     if outcome == "missing":
         raise NotFound(f"no active token named {name!r}")
     if outcome == "last_admin":
