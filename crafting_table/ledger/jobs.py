@@ -78,36 +78,42 @@ class JobRow:
         """The subproject's language at enqueue time."""
         return str(self.snapshot.get("language", "generic"))
 
-    def to_out(self) -> JobOut:
-        """The API view of this job."""
+    def to_dict(self) -> dict[str, Any]:
+        """The API view of this job as plain data (the fields of ``JobOut``)."""
         from crafting_table.models import iso
 
         duration = None
         if self.started_at is not None and self.finished_at is not None:
             duration = round(self.finished_at - self.started_at, 3)
-        # Built without validation: every field comes from the ledger,
-        # written by our own code; lists of jobs are the API's hottest path.
-        return JobOut.model_construct(
-            id=self.id,
-            project=self.project_name,
-            subproject=self.subproject,
-            recipe=self.recipe,
-            ref=self.ref,
-            sha=self.sha,
-            status=self.status,
-            exit_code=self.exit_code,
-            error=self.error,
-            trigger=self.trigger,
-            retry_of=self.retry_of,
-            command=self.command,
-            timeout_secs=self.timeout_secs,
-            findings_count=self.findings_count,
-            log_bytes=self.log_bytes,
-            created_at=iso(self.created_at),
-            started_at=iso(self.started_at),
-            finished_at=iso(self.finished_at),
-            duration_secs=duration,
-        )
+        return {
+            "id": self.id,
+            "project": self.project_name,
+            "subproject": self.subproject,
+            "recipe": self.recipe,
+            "ref": self.ref,
+            "sha": self.sha,
+            "status": self.status,
+            "exit_code": self.exit_code,
+            "error": self.error,
+            "trigger": self.trigger,
+            "retry_of": self.retry_of,
+            "command": self.command,
+            "timeout_secs": self.timeout_secs,
+            "findings_count": self.findings_count,
+            "log_bytes": self.log_bytes,
+            "created_at": iso(self.created_at),
+            "started_at": iso(self.started_at),
+            "finished_at": iso(self.finished_at),
+            "duration_secs": duration,
+        }
+
+    def to_out(self) -> JobOut:
+        """The API view of this job.
+
+        Built without validation: every field comes from the ledger, written
+        by our own code.
+        """
+        return JobOut.model_construct(**self.to_dict())
 
 
 def _row(row: sqlite3.Row) -> JobRow:

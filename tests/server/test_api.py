@@ -302,3 +302,21 @@ async def test_forwarded_for_is_ignored_from_an_untrusted_peer(
     answer = await admin.get("/projects", headers={"X-Forwarded-For": "8.8.8.8"})
 
     assert answer.status_code == 200
+
+
+async def test_job_answers_match_their_documented_models(
+    admin: httpx.AsyncClient, make_repo: Any
+) -> None:
+    from crafting_table.models import JobAnswer, JobList
+
+    repo: Repo = make_repo()
+    await register(admin, repo, test="echo hi")
+    job_id = (await run_job(admin, "demo", recipe="test"))["job"]["id"]
+
+    page = JobList.model_validate((await admin.get("/jobs")).json())
+    one = JobAnswer.model_validate((await admin.get(f"/jobs/{job_id}")).json())
+
+    assert page.jobs[0].id == job_id
+    assert one.job.status == "succeeded"
+    assert one.job.finished_at is not None
+    assert one.job.finished_at.endswith("Z")
