@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import signal
 import subprocess
 from collections.abc import Mapping, Sequence
@@ -41,11 +42,20 @@ from crafting_table.containment import Containment
 
 logger = logging.getLogger(__name__)
 
-# Runs as the recipe user; exits 125 unless the service writes "go".
+# Runs as the recipe user. It waits, placed in the job's groups, until the
+# service writes the variables only known late (one NAME=VALUE per line)
+# and "go"; then it enters the job's folder and runs the recipe. Anything
+# else, or an early end of the pipe, and it exits 125 without running it.
 _GATE = (
-    'read -r go && [ "$go" = go ] || exit 125; exec </dev/null; '
+    "while read -r line; do "
+    'case "$line" in go) break ;; [A-Z_]*=*) export "$line" ;; *) exit 125 ;; esac; '
+    "done; "
+    '[ "$line" = go ] || exit 125; '
+    'cd "$2" || {{ echo "[crafting-table] cannot enter $2" >&2; exit 125; }}; '
+    "exec </dev/null; "
     '{limit}exec {drop}/bin/sh -c "$1"'
 )
+_LATE_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 # dash names the process limit -p, bash and busybox -u.
 _PROCESS_LIMIT = (
     "ulimit -u {n} 2>/dev/null || ulimit -p {n} 2>/dev/null || "
@@ -89,10 +99,39 @@ class RecipeProcess(Protocol):
         """Release the output pipe and whatever the recipe was given."""
 
 
+class Launch(Protocol):
+    """A recipe made ready before its folder exists, waiting to run."""
+
+    async def go(self, late_env: Mapping[str, str]) -> RecipeProcess:
+        """Hand the folders over and run the recipe with ``late_env`` added."""
+        ...
+
+    async def abort(self) -> None:
+        """Undo everything the preparation did; the recipe never runs."""
+
+
 class Executor(Protocol):
     """Starts recipes."""
 
     name: str
+
+    async def prepare(
+        self,
+        command: str,
+        *,
+        cwd: Path,
+        env: Mapping[str, str],
+        mark: str,
+        limits: JobLimits | None = None,
+        owned: Sequence[Path] = (),
+        shared: Sequence[Path] = (),
+    ) -> Launch:
+        """Do every step of a start that needs neither ``cwd`` nor ``owned``
+        to exist yet, so that it can run while the job is checked out.
+
+        Raises like :meth:`start`.
+        """
+        ...
 
     async def start(
         self,
@@ -189,6 +228,136 @@ class LocalProcess:
         await trio.to_thread.run_sync(self._containment.take_back, owned, shared)
 
 
+class LocalLaunch:
+    """A recipe of :class:`LocalExecutor` made ready; see :class:`Launch`.
+
+    Without groups or a recipe user there is no gate: the recipe's shell is
+    started by :meth:`go` directly. Otherwise the gate already runs, in the
+    job's groups, waiting on a pipe for :meth:`go`.
+    """
+
+    def __init__(
+        self,
+        executor: LocalExecutor,
+        command: str,
+        *,
+        cwd: Path,
+        env: dict[str, str],
+        mark: str,
+        group: JobGroup | None,
+        owned: Sequence[Path],
+        shared: Sequence[Path],
+    ) -> None:
+        self._containment = executor.containment
+        self._command = command
+        self._cwd = cwd
+        self._env = env
+        self._mark = mark
+        self._group = group
+        self._owned = owned
+        self._shared = shared
+        self._gate: trio.Process | None = None
+        self._pipe: int | None = None
+        self._handed = False
+
+    async def spawn_gate(self, rlimit: int | None) -> None:
+        """Start the gate and place it in the job's groups."""
+        limit = _PROCESS_LIMIT.format(n=rlimit) if rlimit else ""
+        gate = _GATE.format(limit=limit, drop=self._containment.capability_drop)
+        read_end, self._pipe = os.pipe()
+        try:
+            self._gate = await trio.lowlevel.open_process(
+                [
+                    "/bin/sh",
+                    "-c",
+                    gate,
+                    "crafting-table-gate",
+                    self._command,
+                    str(self._cwd),
+                ],
+                cwd="/",
+                env=self._env,
+                stdin=read_end,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                **self._containment.spawn_options(),
+            )
+        finally:
+            os.close(read_end)
+        if self._group is not None:
+            # Moving a process between groups may wait for a kernel grace
+            # period: on a worker thread, the event loop goes on meanwhile.
+            await trio.to_thread.run_sync(self._group.add, self._gate.pid)
+
+    async def go(self, late_env: Mapping[str, str]) -> LocalProcess:
+        """Hand the folders to the recipe and let it run."""
+        try:
+            await trio.to_thread.run_sync(
+                self._containment.hand_over, self._owned, self._shared
+            )
+            self._handed = True
+            if self._gate is None:
+                process = await trio.lowlevel.open_process(
+                    ["/bin/sh", "-c", self._command],
+                    cwd=self._cwd,
+                    env={**self._env, **late_env},
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            else:
+                process = self._release(late_env)
+        except BaseException:
+            await self.abort()
+            raise
+        return LocalProcess(
+            process,
+            self._mark,
+            containment=self._containment,
+            group=self._group,
+            owned=self._owned,
+            shared=self._shared,
+        )
+
+    def _release(self, late_env: Mapping[str, str]) -> trio.Process:
+        assert self._gate is not None
+        assert self._pipe is not None
+        for name, value in late_env.items():
+            if not _LATE_NAME.match(name) or "\n" in value:
+                raise ValueError(f"cannot pass {name!r} to the recipe")
+        lines = [f"{name}={value}" for name, value in late_env.items()]
+        # A pipe with room to spare: the write returns at once.
+        os.write(self._pipe, ("\n".join([*lines, "go"]) + "\n").encode())
+        os.close(self._pipe)
+        self._pipe = None
+        gate, self._gate = self._gate, None
+        return gate
+
+    async def abort(self) -> None:
+        """Stop the gate, remove the groups, take back what was handed over."""
+        # Shielded: the groups must go and the folders come back even when
+        # the start was cancelled.
+        with trio.CancelScope(shield=True), trio.move_on_after(CLEANUP_TIMEOUT):
+            if self._pipe is not None:
+                os.close(self._pipe)
+                self._pipe = None
+            if self._gate is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    self._gate.kill()
+                await self._gate.wait()
+                await self._gate.stdout.aclose()  # type: ignore[union-attr]
+                self._gate = None
+            if self._group is not None:
+                await trio.to_thread.run_sync(self._group.empty)
+                await trio.to_thread.run_sync(self._group.remove)
+            if self._handed:
+                await trio.to_thread.run_sync(
+                    self._containment.take_back, self._owned, self._shared
+                )
+
+
 class LocalExecutor:
     """Runs recipes on this host, confined by ``containment``."""
 
@@ -213,97 +382,61 @@ class LocalExecutor:
         See :meth:`Executor.start`; on failure everything given to the
         recipe is taken back before the error propagates.
         """
+        launch = await self.prepare(
+            command,
+            cwd=cwd,
+            env=env,
+            mark=mark,
+            limits=limits,
+            owned=owned,
+            shared=shared,
+        )
+        return await launch.go({})
+
+    async def prepare(
+        self,
+        command: str,
+        *,
+        cwd: Path,
+        env: Mapping[str, str],
+        mark: str,
+        limits: JobLimits | None = None,
+        owned: Sequence[Path] = (),
+        shared: Sequence[Path] = (),
+    ) -> LocalLaunch:
+        """Make the job's groups and start its gate in them; see :class:`Launch`.
+
+        Placing a process in a control group can take a kernel grace period
+        (over ten milliseconds on a busy host): done here, it overlaps the
+        checkout instead of adding to every job's time.
+        """
         containment = self.containment
         asked = limits or JobLimits()
         memory_mb, pids = containment.limits(asked.memory_mb, asked.pids)
         group = None
         if containment.mode != "none":
             group = containment.cgroups.group(JOB_PREFIX + mark)
+        launch = LocalLaunch(
+            self,
+            command,
+            cwd=cwd,
+            env=containment.environment({**env, procs.MARK_VARIABLE: mark}, owned),
+            mark=mark,
+            group=group,
+            owned=owned,
+            shared=shared,
+        )
         try:
             if group is not None:
                 await trio.to_thread.run_sync(
                     lambda: group.create(memory_mb=memory_mb, pids=pids)
                 )
-            await trio.to_thread.run_sync(containment.hand_over, owned, shared)
-            process = await self._spawn(
-                command,
-                cwd=cwd,
-                env=containment.environment({**env, procs.MARK_VARIABLE: mark}, owned),
-                group=group,
-                rlimit=containment.process_rlimit(pids),
-            )
+            if group is not None or containment.spawn_options():
+                await launch.spawn_gate(containment.process_rlimit(pids))
         except BaseException:
-            # Shielded: the folders must go back to the service and the
-            # groups be removed even when the start was cancelled.
-            with trio.CancelScope(shield=True), trio.move_on_after(CLEANUP_TIMEOUT):
-                if group is not None:
-                    await trio.to_thread.run_sync(group.empty)
-                    await trio.to_thread.run_sync(group.remove)
-                await trio.to_thread.run_sync(containment.take_back, owned, shared)
+            await launch.abort()
             raise
-        return LocalProcess(
-            process,
-            mark,
-            containment=containment,
-            group=group,
-            owned=owned,
-            shared=shared,
-        )
-
-    async def _spawn(
-        self,
-        command: str,
-        *,
-        cwd: Path,
-        env: dict[str, str],
-        group: JobGroup | None,
-        rlimit: int | None,
-    ) -> trio.Process:
-        options = self.containment.spawn_options()
-        if group is None and not options:
-            return await trio.lowlevel.open_process(
-                ["/bin/sh", "-c", command],
-                cwd=cwd,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        limit = _PROCESS_LIMIT.format(n=rlimit) if rlimit else ""
-        gate = _GATE.format(limit=limit, drop=self.containment.capability_drop)
-        read_end, write_end = os.pipe()
-        try:
-            try:
-                process = await trio.lowlevel.open_process(
-                    ["/bin/sh", "-c", gate, "crafting-table-gate", command],
-                    cwd=cwd,
-                    env=env,
-                    stdin=read_end,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                    **options,
-                )
-            finally:
-                os.close(read_end)
-            try:
-                # Writes to the cgroup file system and to a pipe with room
-                # to spare: they return at once, so no worker thread.
-                if group is not None:
-                    group.add(process.pid)
-                os.write(write_end, b"go\n")
-            except BaseException:
-                with contextlib.suppress(ProcessLookupError):
-                    process.kill()
-                # Shielded: the gate process is ours to reap whatever happened.
-                with trio.CancelScope(shield=True), trio.move_on_after(CLEANUP_TIMEOUT):
-                    await process.wait()
-                    await process.stdout.aclose()  # type: ignore[union-attr]
-                raise
-        finally:
-            os.close(write_end)
-        return process
+        return launch
 
     async def recover(self) -> int:
         """Empty and remove every job group of this service (a crash left them)."""

@@ -15,7 +15,12 @@ from crafting_table.cgroups import JobGroup, detect
 from crafting_table.containment import Containment, RecipeUser
 from crafting_table.errors import ContainmentError
 from crafting_table.executor import JobLimits, LocalExecutor, LocalProcess
-from tests.confinement import recipe_user, require_cgroups, require_root
+from tests.confinement import (
+    reachable_folder,
+    recipe_user,
+    require_cgroups,
+    require_root,
+)
 
 ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin"}
 
@@ -123,14 +128,16 @@ async def test_without_groups_the_recipe_user_has_a_process_limit(
     user = RecipeUser.lookup(recipe_user().pw_name, tmp_path)
     executor = LocalExecutor(Containment(user=user))
 
-    process = await executor.start(
-        "id -u; grep 'Max processes' /proc/$$/limits",
-        cwd=tmp_path,
-        env=ENV,
-        mark="rlimit",
-        limits=JobLimits(pids=12),
-    )
-    code, output = await finish(process)
+    # The recipe enters its folder as its own user: it must be able to.
+    with reachable_folder() as folder:
+        process = await executor.start(
+            "id -u; grep 'Max processes' /proc/$$/limits",
+            cwd=folder,
+            env=ENV,
+            mark="rlimit",
+            limits=JobLimits(pids=12),
+        )
+        code, output = await finish(process)
 
     uid, limits = output.splitlines()
     assert code == 0, output
