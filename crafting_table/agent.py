@@ -30,6 +30,7 @@ import httpx
 import trio
 
 from crafting_table.errors import AgentError
+from crafting_table.httpservice import HttpService
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ class Agent(Protocol):
         ...
 
 
-class AgentHost:
+class AgentHost(HttpService):
     """The agent host protocol over HTTP; see the module docstring.
 
     ``timeout`` bounds opening the session and the turn together.
@@ -61,28 +62,6 @@ class AgentHost:
     """
 
     name = "agent host"
-
-    def __init__(
-        self,
-        base_url: str,
-        token: str,
-        *,
-        timeout: float,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        self.base_url = base_url.rstrip("/")
-        self._token = token
-        self.timeout = timeout
-        self._transport = transport
-
-    def _client(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(
-            base_url=self.base_url,
-            headers={"Authorization": f"Bearer {self._token}"},
-            timeout=httpx.Timeout(self.timeout),
-            transport=self._transport,
-            follow_redirects=False,
-        )
 
     async def converse(self, metadata: Mapping[str, Any], message: str) -> str:
         """One session with one turn; see :meth:`Agent.converse`."""

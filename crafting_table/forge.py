@@ -31,6 +31,7 @@ import httpx
 import trio
 
 from crafting_table.errors import ForgeError
+from crafting_table.httpservice import HttpService
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ class Forge(Protocol):
         ...
 
 
-class Gitea:
+class Gitea(HttpService):
     """Gitea's API v1; see the module docstring.
 
     ``timeout`` bounds each call. ``transport`` replaces the network in tests.
@@ -71,31 +72,14 @@ class Gitea:
 
     name = "gitea"
 
-    def __init__(
-        self,
-        base_url: str,
-        token: str,
-        *,
-        timeout: float,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        self.base_url = base_url.rstrip("/")
-        self._token = token
-        self.timeout = timeout
-        self._transport = transport
+    auth_scheme = "token"
 
     async def open_pull_request(
         self, owner: str, repo: str, *, head: str, base: str, title: str, body: str
     ) -> PullRequest:
         """See :meth:`Forge.open_pull_request`."""
         path = f"/api/v1/repos/{quote(owner, safe='')}/{quote(repo, safe='')}/pulls"
-        async with httpx.AsyncClient(
-            base_url=self.base_url,
-            headers={"Authorization": f"token {self._token}"},
-            timeout=httpx.Timeout(self.timeout),
-            transport=self._transport,
-            follow_redirects=False,
-        ) as client:
+        async with self._client() as client:
             answer = await self._call(
                 client,
                 "POST",
