@@ -11,6 +11,7 @@ from tests.parsers.support import SRC, crlf, half, parse, places, sample_lines
 
 BUGGY = SRC / "rust" / "buggy"
 WORKSPACE = SRC / "rust" / "ws"
+TYPE_ERROR = SRC / "rust" / "typeerror"
 
 COLOR_EXPECTED = [
     ("lint", "src/lib.rs", 18, "unused_variables"),
@@ -95,3 +96,17 @@ def test_absolute_path_outside_workdir_is_kept_and_flagged() -> None:
     ]
     findings = parse("rust", "lint", absolute, exit_code=0, workdir=BUGGY / "sub")
     assert {(f.file, f.outside) for f in findings} == {(f"{BUGGY}/src/lib.rs", True)}
+
+
+def test_a_compile_error_is_reported_as_an_error() -> None:
+    # Clippy runs rustc first: a crate that does not type-check yields
+    # rustc's error through the same JSON stream, then cargo gives up.
+    lines = sample_lines("clippy", "type-error.log")
+    findings = parse("rust", "lint", lines, exit_code=101, workdir=TYPE_ERROR)
+    assert places(findings) == [("lint", "src/lib.rs", 2, "E0308")]
+    [error] = findings
+    assert error.severity == "error"
+    assert error.column == 18
+    assert error.message == "mismatched types"
+    assert error.tool == "clippy"
+    assert not error.outside
