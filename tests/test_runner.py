@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -235,6 +236,69 @@ async def test_recipe_environment_is_clean(
     assert {"CRAFTING_JOB_ID", "CRAFTING_REPORTS", "CRAFTING_SHA"} <= names
     assert not {n for n in names if n.startswith("CRAFTING_") and "PASS" in n}
     assert "CRAFTING_SMTP_PASS" not in names
+
+
+# The footer: status, exit code and run time, then the time of each step.
+FOOTER = re.compile(
+    r"\[crafting-table\] (?P<status>\w+) exit (?P<code>\d+) after (?P<secs>\d+\.\d\d) s"
+    r"; fetch \d+\.\d{3} s, checkout \d+\.\d{3} s, start \d+\.\d{3} s,"
+    r" clean-up \d+\.\d{3} s"
+)
+
+
+@pytest.mark.parametrize(
+    ("command", "status", "code"),
+    [
+        pytest.param("sleep 0.3; echo out", "succeeded", 0, id="succeeded"),
+        pytest.param("sleep 0.3; echo out; exit 3", "failed", 3, id="failed"),
+    ],
+)
+async def test_log_header_and_footer(
+    admin: httpx.AsyncClient,
+    make_repo: Any,
+    command: str,
+    status: str,
+    code: int,
+) -> None:
+    repo: Repo = make_repo()
+    sha = repo.git("rev-parse", "HEAD")
+    await register(admin, repo, test=command)
+
+    body = await run_job(admin, "demo", recipe="test")
+
+    job_id = body["job"]["id"]
+    log = (await admin.get(f"/jobs/{job_id}/log")).text.splitlines()
+    assert log[:5] == [
+        f"[crafting-table] job {job_id} project demo subproject . recipe test",
+        f"[crafting-table] fetching {repo.url}",
+        f"[crafting-table] commit {sha} (main)",
+        f"[crafting-table] $ {command}",
+        "out",
+    ]
+    assert len(log) == 6, log
+    footer = FOOTER.fullmatch(log[-1])
+    assert footer is not None, log[-1]
+    assert (footer["status"], int(footer["code"])) == (status, code)
+    assert (body["job"]["status"], body["job"]["exit_code"]) == (status, code)
+    # The run time is the recipe's: at least its sleep, far less than a minute.
+    assert 0.3 <= float(footer["secs"]) < 60
+
+
+async def test_log_header_of_a_job_on_an_exact_sha(
+    admin: httpx.AsyncClient, make_repo: Any
+) -> None:
+    repo: Repo = make_repo()
+    first = repo.git("rev-parse", "HEAD")
+    repo.write({"later.txt": "x\n"})
+    await register(admin, repo, lint="true")
+
+    body = await run_job(admin, "demo", recipe="lint", sha=first)
+
+    log = (await admin.get(f"/jobs/{body['job']['id']}/log")).text.splitlines()
+    # No ref was asked for: the commit line names the sha alone.
+    assert log[2] == f"[crafting-table] commit {first}"
+    assert log[3] == "[crafting-table] $ true"
+    assert log[-1].startswith("[crafting-table] succeeded exit 0 after ")
 
 
 @pytest.mark.parametrize(
