@@ -110,18 +110,22 @@ def parse_git_url(value: str) -> GitUrl:
     # Messages quote the URL with any credentials masked: they reach API
     # answers and logs.
     shown = _mask_userinfo(value)
-    if _CONTROL.search(value) or _DECODED_CONTROL.search(unquote(value)):
-        raise ValueError(
-            f"git_url {shown!r} contains whitespace or a control character"
-        )
+    # What the URL is comes before what it contains: 'ext::sh -c id' is
+    # refused for its transport, which is what its author must change; a
+    # message about its spaces would send them to quote or encode them.
     if value.startswith("-"):
         raise ValueError(
             f"git_url {shown!r} starts with '-' and would be read as an option"
         )
-    if "::" in value.split("/", 1)[0]:
+    transport, helper, _ = value.split("/", 1)[0].partition("::")
+    if helper:
         raise ValueError(
-            f"git_url {shown!r} uses a '<transport>::' remote helper; use an "
-            "https://, ssh:// or git:// URL"
+            f"git_url {shown!r} uses the '{transport}::' transport, a remote "
+            "helper that is not allowed; use an https://, ssh:// or git:// URL"
+        )
+    if _CONTROL.search(value) or _DECODED_CONTROL.search(unquote(value)):
+        raise ValueError(
+            f"git_url {shown!r} contains whitespace or a control character"
         )
     if value.startswith("/"):
         return GitUrl(url=value, scheme="file", host=None, username=None, password=None)

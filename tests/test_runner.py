@@ -325,25 +325,47 @@ async def test_refused_refs(
 
 
 @pytest.mark.parametrize(
-    "url",
+    ("url", "reason"),
     [
-        pytest.param("--upload-pack=touch /tmp/pwned", id="option-url"),
-        pytest.param("ext::sh -c touch% /tmp/pwned", id="ext-transport"),
-        pytest.param("fd::17", id="fd-transport"),
         pytest.param(
-            "https://good.example@evil.example/org/x.git", id="userinfo-trick"
+            "--upload-pack=touch /tmp/pwned",
+            "starts with '-' and would be read as an option",
+            id="option-url",
         ),
-        pytest.param("https://host/x.git\n--upload-pack=x", id="newline"),
+        pytest.param(
+            "ext::sh -c touch% /tmp/pwned",
+            "uses the 'ext::' transport, a remote helper that is not allowed",
+            id="ext-transport",
+        ),
+        pytest.param(
+            "fd::17",
+            "uses the 'fd::' transport, a remote helper that is not allowed",
+            id="fd-transport",
+        ),
+        pytest.param(
+            "https://good.example@evil.example/org/x.git",
+            "puts a host-like name before '@'",
+            id="userinfo-trick",
+        ),
+        pytest.param(
+            "https://host/x.git\n--upload-pack=x",
+            "contains whitespace or a control character",
+            id="newline",
+        ),
     ],
 )
-async def test_refused_urls(admin: httpx.AsyncClient, url: str) -> None:
+async def test_refused_urls(admin: httpx.AsyncClient, url: str, reason: str) -> None:
     answer = await admin.post(
         "/projects",
         json={"name": "bad", "git_url": url, "subprojects": [{"test": "echo ran"}]},
     )
 
     assert answer.status_code == 422, answer.text
-    assert answer.json()["error"]["details"]["problems"][0]["field"] == "git_url"
+    error = answer.json()["error"]
+    problem = error["details"]["problems"][0]
+    assert problem["field"] == "git_url"
+    assert reason in problem["problem"]
+    assert reason in error["message"]
     assert (await admin.get("/projects")).json()["projects"] == []
 
 

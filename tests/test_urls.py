@@ -47,8 +47,8 @@ def test_accepted(url: str, scheme: str, host: str | None) -> None:
     ("url", "reason"),
     [
         pytest.param("-uhttps://x", "starts with '-'", id="option"),
-        pytest.param("ext::sh -c id", "whitespace", id="ext-with-space"),
-        pytest.param("ext::sh%20-c%20id", "remote helper", id="ext"),
+        pytest.param("ext::sh -c id", "'ext::' transport", id="ext-with-space"),
+        pytest.param("ext::sh%20-c%20id", "'ext::' transport", id="ext"),
         pytest.param("fd::3", "remote helper", id="fd"),
         pytest.param("ftp://host/repo", "not allowed", id="ftp"),
         pytest.param("https://a.example@b.example/r", "host-like", id="userinfo-trick"),
