@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import signal
 import sqlite3
 import subprocess
@@ -18,6 +19,8 @@ import pytest
 import trio
 
 from crafting_table import procs
+from crafting_table.ledger import connect
+from crafting_table.ledger import jobs as job_store
 from tests.support import Repo, enqueue, wait_job
 from tests.test_runner import SPAWNER, survivors, wait_for_file
 
@@ -184,3 +187,79 @@ async def test_sigterm_cancels_running_and_keeps_queued(
     assert rows[queued] == "queued"
     log = (server.root / "data" / "logs" / "demo" / f"{running}.log").read_text()
     assert "the service stopped; job canceled" in log
+
+
+def group_leader() -> subprocess.Popen[bytes]:
+    """A ``sleep`` in a session, so a process group, of its own."""
+    return subprocess.Popen(["sleep", "300"], start_new_session=True)
+
+
+def strand(ledger_path: Path, project: str, pgid: int, proc_start: int | None) -> str:
+    """Write a job as a dead service leaves it: running, its group recorded."""
+    conn = connect(ledger_path)
+    try:
+        now = time.time()
+        job_id = job_store.new_job_id(now)
+        job_store.insert(
+            conn,
+            job_id=job_id,
+            project=project,
+            owner="admin",
+            subproject=".",
+            recipe="test",
+            ref="main",
+            sha=None,
+            snapshot={"command": "sleep 300", "timeout_secs": 1800},
+            log_path=f"logs/{project}/{job_id}.log",
+            now=now,
+        )
+        job_store.claim(conn, job_id, secrets.token_hex(16), now)
+        job_store.record_process(conn, job_id, None, pgid, proc_start)
+    finally:
+        conn.close()
+    return job_id
+
+
+async def test_restart_sweep_never_kills_a_recycled_pid(
+    server: Server, tmp_path: Path
+) -> None:
+    # Two unrelated processes, each leading a process group of its own. The
+    # ledger says the first one's pid led a stranded job's group, but with a
+    # start time other than its own: the pid was reused since. The second
+    # one's is recorded exactly, as if it were the stranded recipe, so the
+    # sweep is seen to act at all.
+    server.start()
+    async with client(server) as api:
+        answer = await api.post(
+            "/projects",
+            json={
+                "name": "demo",
+                "git_url": "/srv/none.git",
+                "subprojects": [{"path": ".", "test": "sleep 300"}],
+            },
+        )
+        assert answer.status_code == 201, answer.text
+    assert server.stop() == 0
+    bystander, recipe = group_leader(), group_leader()
+    try:
+        born = procs.start_time(bystander.pid)
+        assert born is not None
+        ledger_path = server.root / "data" / "ledger.sqlite3"
+        reused = strand(ledger_path, "demo", bystander.pid, born + 1)
+        exact = strand(ledger_path, "demo", recipe.pid, procs.start_time(recipe.pid))
+
+        server.start()
+        async with client(server) as api:
+            swept = [await wait_job(api, job_id) for job_id in (reused, exact)]
+
+        assert [body["job"]["status"] for body in swept] == ["failed", "failed"]
+        assert [body["job"]["exit_code"] for body in swept] == [-1, -1]
+        assert recipe.wait(10) == -signal.SIGKILL
+        assert bystander.poll() is None
+        assert procs.is_running(bystander.pid)
+        assert procs.start_time(bystander.pid) == born
+    finally:
+        for process in (bystander, recipe):
+            process.kill()
+            process.wait(10)
+    assert server.stop() == 0
