@@ -18,6 +18,7 @@ from typing import Any
 import trio
 
 from actors.kernel import Actor
+from crafting_table.joblog import PREFIX
 from crafting_table.ledger import Ledger
 from crafting_table.ledger import findings as finding_store
 from crafting_table.ledger.jobs import JobRow
@@ -116,7 +117,11 @@ class Parser(Actor):
 # report) is kept whole up to MAX_JSON_LINE, past which it arrives in pieces;
 # any other line is cut at MAX_TEXT_LINE and the rest skipped unread into
 # memory. A recipe printing a gigabyte without a newline then costs the
-# Parser a megabyte, not the log's size twice over.
+# Parser a megabyte, not the log's size twice over. The service's own lines
+# are skipped: the header echoes the recipe's command, and a command that
+# holds a tool's output (a report written with a here-document) would
+# otherwise be read as if the recipe had printed it (READ_CHUNK is far
+# longer than the prefix, so the first read of a line tells).
 READ_CHUNK = 1024 * 1024
 MAX_TEXT_LINE = 1024 * 1024
 MAX_JSON_LINE = 64 * 1024 * 1024
@@ -130,11 +135,19 @@ def _log_source(path: Path) -> Any:
             return
         with handle:
             while piece := handle.readline(READ_CHUNK):
+                if piece.startswith(PREFIX):
+                    _skip_rest_of_line(handle, piece)
+                    continue
                 if not piece.endswith(b"\n"):
                     piece = _rest_of_line(handle, piece)
                 yield piece.decode("utf-8", "replace")
 
     return lines
+
+
+def _skip_rest_of_line(handle: Any, piece: bytes) -> None:
+    while piece and not piece.endswith(b"\n"):
+        piece = handle.readline(READ_CHUNK)
 
 
 def _rest_of_line(handle: Any, piece: bytes) -> bytes:

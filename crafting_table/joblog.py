@@ -188,10 +188,16 @@ class LogWriter:
         return data.decode("utf-8", "surrogateescape")
 
     async def line(self, text: str) -> None:
-        """Write one service line, masked, on a line of its own."""
+        """Write a service line, masked, on a line of its own.
+
+        A ``text`` of several lines (a recipe command with a here-document)
+        becomes as many service lines, each with the prefix: a line of it
+        without one would pass for the recipe's own output.
+        """
         lead = b"" if self._ends_with_newline else b"\n"
         data = self._masker.mask(text.encode("utf-8", "replace"))
-        await self._write(lead + PREFIX + data + b"\n")
+        framed = b"".join(PREFIX + part + b"\n" for part in data.split(b"\n"))
+        await self._write(lead + framed)
 
     async def output(self, data: bytes | bytearray) -> None:
         """Write recipe output, masked, up to the cap."""

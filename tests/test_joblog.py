@@ -48,6 +48,24 @@ async def test_no_marker_under_the_cap(tmp_path: Path) -> None:
     assert log == b"abcdefgh\n[crafting-table] end\n"
 
 
+async def test_every_line_of_a_service_text_carries_the_prefix(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "log"
+    writer = LogWriter(path, 100, ["tok-0123456789"], LogFeed(path))
+    await writer.open()
+    await writer.output(b"partial")
+    await writer.line('$ cat > r.json <<\'EOF\'\n{"token": "tok-0123456789"}\nEOF')
+    await writer.aclose()
+
+    assert path.read_bytes() == (
+        b"partial\n"
+        b"[crafting-table] $ cat > r.json <<'EOF'\n"
+        b'[crafting-table] {"token": "***"}\n'
+        b"[crafting-table] EOF\n"
+    )
+
+
 async def test_a_secret_split_across_reads_is_masked(tmp_path: Path) -> None:
     secret = "tok-0123456789"
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from actors import parser
+from crafting_table.joblog import PREFIX
 
 
 @pytest.fixture
@@ -45,6 +46,29 @@ def lines(path: Path, content: bytes) -> list[str]:
 )
 def test_lines_are_bounded(tmp_path: Path, content: bytes, expected: list[str]) -> None:
     assert lines(tmp_path / "log", content) == expected
+
+
+@pytest.mark.usefixtures("small_bounds")
+def test_service_lines_are_not_the_recipes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Reads just longer than the prefix, so a long service line spans several.
+    monkeypatch.setattr(parser, "READ_CHUNK", len(PREFIX) + 3)
+    content = (
+        b"[crafting-table] $ cat > r.sarif <<'EOF'\n"
+        b'[crafting-table] {"runs": [' + b" " * 100 + b"]}\n"
+        b"[crafting-table] EOF\n"
+        b"out\n"
+        b"[crafting-table]no-space\n"
+        b" [crafting-table] indented\n"
+        b"[crafting-table] failed exit 1"
+    )
+
+    assert lines(tmp_path / "log", content) == [
+        "out\n",
+        "[crafting-table]no-space\n",
+        " [crafting-table] indented\n",
+    ]
 
 
 def test_missing_log_has_no_lines(tmp_path: Path) -> None:
