@@ -19,6 +19,13 @@ as the recipe user, waits on a pipe until the service has moved it into
 the job's control groups, then replaces itself with the recipe's shell.
 Nothing the recipe runs is ever outside its groups. (``preexec_fn`` could
 do the same in the child, but it is unsafe in a process with threads.)
+
+Where no control group holds the recipe and it runs as the service's own
+user, its first process is the sweeper (:mod:`crafting_table.sweeper`), a
+small Python program that is the job's child subreaper: whatever the
+recipe started and left behind, even under another session and with a
+cleared environment, is handed to it when its parent exits, and killed
+when the recipe's shell ends.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +63,9 @@ _GATE = (
     "exec </dev/null; "
     '{limit}exec {drop}/bin/sh -c "$1"'
 )
+# The sweeper runs from its source, standard library only, so that it does
+# not depend on the service's packages being importable by the recipe.
+_SWEEPER = (Path(__file__).with_name("sweeper.py")).read_text()
 _LATE_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 # dash names the process limit -p, bash and busybox -u.
 _PROCESS_LIMIT = (
@@ -170,8 +181,11 @@ class LocalProcess:
         group: JobGroup | None = None,
         owned: Sequence[Path] = (),
         shared: Sequence[Path] = (),
+        swept: bool = False,
     ) -> None:
         assert process.stdout is not None
+        # The first process is the job's sweeper: it must outlive the rest.
+        self._swept = swept
         self._process = process
         self._mark = mark
         self._containment = containment
@@ -190,7 +204,10 @@ class LocalProcess:
 
     def kill(self) -> None:
         """SIGKILL the process group and everything in the job's groups."""
-        procs.signal_group(self.pid, signal.SIGKILL)
+        if self._swept:
+            procs.kill_group(self.pid, spare=self.pid)
+        else:
+            procs.signal_group(self.pid, signal.SIGKILL)
         if self._group is not None:
             self._group.kill()
 
@@ -231,9 +248,9 @@ class LocalProcess:
 class LocalLaunch:
     """A recipe of :class:`LocalExecutor` made ready; see :class:`Launch`.
 
-    Without groups or a recipe user there is no gate: the recipe's shell is
-    started by :meth:`go` directly. Otherwise the gate already runs, in the
-    job's groups, waiting on a pipe for :meth:`go`.
+    Its first process already runs, waiting on a pipe for :meth:`go`: the
+    gate, in the job's groups, where there are groups or a recipe user;
+    the sweeper otherwise.
     """
 
     def __init__(
@@ -257,6 +274,7 @@ class LocalLaunch:
         self._owned = owned
         self._shared = shared
         self._gate: trio.Process | None = None
+        self._swept = False
         self._pipe: int | None = None
         self._handed = False
 
@@ -264,17 +282,23 @@ class LocalLaunch:
         """Start the gate and place it in the job's groups."""
         limit = _PROCESS_LIMIT.format(n=rlimit) if rlimit else ""
         gate = _GATE.format(limit=limit, drop=self._containment.capability_drop)
+        await self._spawn(["/bin/sh", "-c", gate, "crafting-table-gate"])
+        assert self._gate is not None
+        if self._group is not None:
+            # Moving a process between groups may wait for a kernel grace
+            # period: on a worker thread, the event loop goes on meanwhile.
+            await trio.to_thread.run_sync(self._group.add, self._gate.pid)
+
+    async def spawn_sweeper(self) -> None:
+        """Start the sweeper, the job's subreaper, in place of a gate."""
+        await self._spawn([sys.executable, "-I", "-S", "-c", _SWEEPER])
+        self._swept = True
+
+    async def _spawn(self, program: list[str]) -> None:
         read_end, self._pipe = os.pipe()
         try:
             self._gate = await trio.lowlevel.open_process(
-                [
-                    "/bin/sh",
-                    "-c",
-                    gate,
-                    "crafting-table-gate",
-                    self._command,
-                    str(self._cwd),
-                ],
+                [*program, self._command, str(self._cwd)],
                 cwd="/",
                 env=self._env,
                 stdin=read_end,
@@ -285,10 +309,6 @@ class LocalLaunch:
             )
         finally:
             os.close(read_end)
-        if self._group is not None:
-            # Moving a process between groups may wait for a kernel grace
-            # period: on a worker thread, the event loop goes on meanwhile.
-            await trio.to_thread.run_sync(self._group.add, self._gate.pid)
 
     async def go(self, late_env: Mapping[str, str]) -> LocalProcess:
         """Hand the folders to the recipe and let it run."""
@@ -297,18 +317,7 @@ class LocalLaunch:
                 self._containment.hand_over, self._owned, self._shared
             )
             self._handed = True
-            if self._gate is None:
-                process = await trio.lowlevel.open_process(
-                    ["/bin/sh", "-c", self._command],
-                    cwd=self._cwd,
-                    env={**self._env, **late_env},
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            else:
-                process = self._release(late_env)
+            process = self._release(late_env)
         except BaseException:
             await self.abort()
             raise
@@ -319,6 +328,7 @@ class LocalLaunch:
             group=self._group,
             owned=self._owned,
             shared=self._shared,
+            swept=self._swept,
         )
 
     def _release(self, late_env: Mapping[str, str]) -> trio.Process:
@@ -433,6 +443,8 @@ class LocalExecutor:
                 )
             if group is not None or containment.spawn_options():
                 await launch.spawn_gate(containment.process_rlimit(pids))
+            else:
+                await launch.spawn_sweeper()
         except BaseException:
             await launch.abort()
             raise

@@ -102,6 +102,24 @@ def signal_group(pgid: int, signum: int) -> bool:
     return True
 
 
+def kill_group(pgid: int, *, spare: int) -> list[int]:
+    """SIGKILL every member of process group ``pgid`` except ``spare``.
+
+    For a group led by a process that must outlive the others (the job's
+    sweeper, which then kills what left the group). Returns the pids
+    signalled.
+    """
+    killed = []
+    for pid in _pids():
+        fields = _stat_fields(pid)
+        if pid == spare or not fields or len(fields) < 3 or int(fields[2]) != pgid:
+            continue
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+    return killed
+
+
 def kill_marked(
     mark: str, *, skip: Iterable[int] = (), settle: float = 2.0
 ) -> list[int]:

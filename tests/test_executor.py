@@ -143,3 +143,61 @@ async def test_without_groups_the_recipe_user_has_a_process_limit(
     assert code == 0, output
     assert int(uid) == user.uid != os.geteuid()
     assert limits.split()[2:4] == ["12", "12"]
+
+
+async def test_without_groups_nothing_the_recipe_left_survives(tmp_path: Path) -> None:
+    # No mark and another session: only the job's subreaper can find it.
+    pid_file = tmp_path / "escapee"
+    process = await LocalExecutor(Containment()).start(
+        f"env -i setsid sh -c 'echo $$ > {pid_file}; exec sleep 300' & "
+        f"while [ ! -s {pid_file} ]; do sleep 0.01; done; exit 3",
+        cwd=tmp_path,
+        env=ENV,
+        mark="swept",
+    )
+
+    code, output = await finish(process)
+
+    assert code == 3, output
+    assert "killed 1 process(es) the recipe left running" in output
+    assert not procs.is_running(int(pid_file.read_text()))
+
+
+async def test_without_groups_a_stubborn_recipe_is_killed_whole(
+    tmp_path: Path,
+) -> None:
+    pid_file = tmp_path / "escapee"
+    process = await LocalExecutor(Containment()).start(
+        "trap '' TERM; "
+        f"env -i setsid sh -c 'trap \"\" TERM; echo $$ > {pid_file}; "
+        "exec sleep 300' & exec sleep 300",
+        cwd=tmp_path,
+        env=ENV,
+        mark="stubborn",
+    )
+    with trio.fail_after(10):
+        while not pid_file.exists() or not pid_file.read_text().strip():
+            await trio.sleep(0.02)
+
+    # What the Runner does at a deadline: SIGTERM, a grace period, SIGKILL.
+    process.terminate()
+    with trio.move_on_after(0.5):
+        await process.wait()
+    process.kill()
+    code, _ = await finish(process)
+
+    assert code == -9
+    assert not procs.is_running(int(pid_file.read_text()))
+
+
+async def test_without_groups_the_status_is_the_shells(tmp_path: Path) -> None:
+    process = await LocalExecutor(Containment()).start(
+        "echo ready; exec sleep 300", cwd=tmp_path, env=ENV, mark="status"
+    )
+    with trio.fail_after(10):
+        assert await process.output.receive_some(100) == b"ready\n"
+
+    process.terminate()
+    code, _ = await finish(process)
+
+    assert code == -15
