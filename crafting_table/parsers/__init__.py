@@ -104,6 +104,22 @@ def parsers_for(language: str, recipe: str) -> list[type[ToolParser]]:
     return [*claimed, *UNIVERSAL]
 
 
+def test_names(finding: Finding) -> set[str]:
+    """The names a failed test goes by, so that a report repeating the log
+    can be recognised: the runner's own id (``tests/test_a.py::T::t``,
+    ``pkg.TestX``) and its dotted form as JUnit writes it (``tests.test_a.T.t``).
+    Empty for any other finding.
+    """
+    test_id = finding.raw.get("test_id") if finding.kind == "test_fail" else None
+    if not isinstance(test_id, str) or not test_id:
+        return set()
+    path, _, rest = test_id.partition("::")
+    dotted = path.removesuffix(".py").replace("/", ".")
+    if rest:
+        dotted = f"{dotted}.{rest.replace('::', '.')}"
+    return {test_id, dotted}
+
+
 def iter_findings(ctx: ParseContext) -> Iterator[Finding]:
     """Yield the job's findings as the log is read; see :func:`parse_job`.
 
@@ -115,7 +131,7 @@ def iter_findings(ctx: ParseContext) -> Iterator[Finding]:
     json_readers = [p.feed_json for p in parsers if p.wants_json]
     text_readers = [p.feed_text for p in parsers if p.wants_text]
     produced = 0
-    kinds: set[str] = set()
+    named_tests: set[str] = set()
     unreadable = False
     try:
         for event in scan(ctx.log()):
@@ -124,19 +140,22 @@ def iter_findings(ctx: ParseContext) -> Iterator[Finding]:
             for read in readers:
                 for finding in read(value):
                     produced += 1
-                    kinds.add(finding.kind)
+                    named_tests.update(test_names(finding))
                     yield finding
     except (OSError, UnicodeDecodeError, ValueError) as error:
         # The log file vanished, holds bytes that are not UTF-8 (with a
         # strict decoder), or was closed under us: keep what was read.
         logger.warning("log of %s job unreadable: %s", ctx.recipe, error)
         unreadable = True
-    for parser in parsers:
-        if parser.only_if_none_of in kinds:
-            continue
+    # Reports that may repeat the log finish last, once every test the log
+    # named is known.
+    for parser in sorted(parsers, key=lambda parser: parser.repeats_log_tests):
         for finding in parser.finish():
+            names = test_names(finding)
+            if parser.repeats_log_tests and named_tests & names:
+                continue
+            named_tests.update(names)
             produced += 1
-            kinds.add(finding.kind)
             yield finding
     if produced == 0:
         fallback = recipe_failure(ctx, log_unreadable=unreadable)

@@ -106,9 +106,9 @@ class ToolParser:
 
     tool: ClassVar[str] = "unknown"
     recipes: ClassVar[frozenset[str] | None] = None
-    only_if_none_of: ClassVar[Kind | None] = None
-    """A kind: this parser's :meth:`finish` is skipped when earlier parsers
-    already found findings of that kind (a report that repeats the log)."""
+    repeats_log_tests: ClassVar[bool] = False
+    """True for a report that may repeat what the test runner printed: its
+    ``test_fail`` findings for tests the log already named are dropped."""
     wants_json: ClassVar[bool] = False
     wants_text: ClassVar[bool] = False
 

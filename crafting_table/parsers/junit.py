@@ -20,7 +20,6 @@ from typing import ClassVar
 
 from crafting_table.parsers.base import (
     Finding,
-    Kind,
     ToolParser,
     as_str,
     first_line,
@@ -48,9 +47,9 @@ class JunitParser(ToolParser):
     """Failed and errored test cases from JUnit XML files."""
 
     tool: ClassVar[str] = "junit"
-    # A JUnit file usually repeats what the test runner printed; it speaks
-    # only when the log did not say which tests failed.
-    only_if_none_of: ClassVar[Kind | None] = "test_fail"
+    # A JUnit file often repeats what the test runner printed (pytest with
+    # --junitxml); a second runner's report (Surefire beside pytest) does not.
+    repeats_log_tests: ClassVar[bool] = True
 
     def finish(self) -> Iterable[Finding]:
         if self.ctx.reports_dir is None:

@@ -68,8 +68,20 @@ def test_failure_inside_a_library_keeps_the_test_file() -> None:
     )
 
 
-def test_junit_report_is_used_only_when_the_log_names_no_test(tmp_path: Path) -> None:
+SUREFIRE = """<?xml version="1.0" encoding="UTF-8"?>
+<testsuite name="com.example.CalcTest" tests="2" failures="1" errors="0">
+  <testcase name="adds" classname="com.example.CalcTest" time="0.01">
+    <failure message="expected: &lt;4&gt; but was: &lt;0&gt;"
+      type="org.opentest4j.AssertionFailedError">stack</failure>
+  </testcase>
+  <testcase name="subtracts" classname="com.example.CalcTest" time="0.0"/>
+</testsuite>
+"""
+
+
+def test_junit_report_drops_only_the_tests_the_log_named(tmp_path: Path) -> None:
     shutil.copy(SAMPLES / "junit" / "pytest.xml", tmp_path / "report.xml")
+    (tmp_path / "TEST-com.example.CalcTest.xml").write_text(SUREFIRE)
     from_log = parse(
         "python",
         "test",
@@ -77,7 +89,9 @@ def test_junit_report_is_used_only_when_the_log_names_no_test(tmp_path: Path) ->
         workdir=PYT,
         reports_dir=tmp_path,
     )
-    assert [f.tool for f in from_log] == ["pytest"] * 6
+    assert [f.tool for f in from_log] == ["pytest"] * 6 + ["junit"]
+    assert from_log[-1].raw["test_id"] == "com.example.CalcTest.adds"
+    (tmp_path / "TEST-com.example.CalcTest.xml").unlink()
     from_report = parse(
         "python", "test", ["collected 9 items\n"], workdir=PYT, reports_dir=tmp_path
     )
