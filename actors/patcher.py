@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,7 +77,7 @@ from crafting_table.models import TERMINAL_STATUSES
 from crafting_table.patchattempt import AttemptDeps, PatchAttempt
 from crafting_table.patchpick import actionable, choose
 from crafting_table.urls import check_ref
-from crafting_table.workspace import Remote, Workspace
+from crafting_table.workspace import Remote, Workspace, no_local_repositories
 
 logger = logging.getLogger(__name__)
 
@@ -124,7 +124,9 @@ class PatcherDeps:
     notifier: Ref | None = None
     agent: Agent | None = None
     forge: Forge | None = None
-    allow_file: Callable[[str], bool] = lambda owner: False
+    # Whether an owner's project may clone a local repository, asked at
+    # every run: the owner may have lost the right since registering it.
+    allow_file: Callable[[str], Awaitable[bool]] = no_local_repositories
 
 
 def clients(settings: Settings) -> tuple[Agent | None, Forge | None]:
@@ -363,7 +365,7 @@ class Patcher(Actor):
         try:
             async with self._slots:
                 remote = Remote.from_git_url(
-                    project.spec.git_url, self.deps.allow_file(project.owner)
+                    project.spec.git_url, await self.deps.allow_file(project.owner)
                 )
                 attempt = PatchAttempt(
                     self._attempt_deps(), row, job, project, finding, remote

@@ -23,7 +23,7 @@ import logging
 import math
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,7 +54,7 @@ from crafting_table.messages import (
     WatchLog,
 )
 from crafting_table.urls import redact_url
-from crafting_table.workspace import Remote, Workspace
+from crafting_table.workspace import Remote, Workspace, no_local_repositories
 
 logger = logging.getLogger(__name__)
 
@@ -116,7 +116,9 @@ class RunnerDeps:
     executor: Executor
     parser: Ref
     secrets: Callable[[], list[str]] = list
-    allow_file: Callable[[str], bool] = lambda owner: False
+    # Whether an owner's project may clone a local repository, asked at
+    # every run: the owner may have lost the right since registering it.
+    allow_file: Callable[[str], Awaitable[bool]] = no_local_repositories
     # Told JobStarted for every job claimed (commit status, ...).
     listeners: list[Ref] = field(default_factory=list)
 
@@ -350,7 +352,7 @@ class Runner(Actor):
         if project is None:
             raise GitError(f"project {job.project_name!r} was deleted")
         remote = Remote.from_git_url(
-            project.spec.git_url, self.deps.allow_file(project.owner)
+            project.spec.git_url, await self.deps.allow_file(project.owner)
         )
         if remote.credentials is not None:
             writer.add_secrets(remote.credentials.secrets())

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -169,6 +169,24 @@ async def run_service(
             handle._stopped.set()
 
 
+def local_repository_policy(
+    settings: Settings, ledger: Ledger
+) -> Callable[[str], Awaitable[bool]]:
+    """Whether an owner's project may clone a repository on local disk now.
+
+    ``CRAFTING_ALLOW_FILE_URLS=admin`` is checked at every run as well as at
+    registration: a project kept from an owner who is no longer an admin, or
+    from a time when the setting was ``always``, does not clone.
+    """
+
+    async def allow(owner: str) -> bool:
+        if settings.allow_file_urls != "admin":
+            return settings.allow_file_urls == "always"
+        return await ledger.read(token_store.is_active_admin, owner)
+
+    return allow
+
+
 def _admin_secrets(settings: Settings) -> list[str]:
     """The admin bearer as the bearer file holds it, to mask in job logs."""
     try:
@@ -219,7 +237,7 @@ def _build(
         executor=LocalExecutor(containment),
         parser=refs["parser"],
         secrets=lambda: list(masked),
-        allow_file=lambda owner: settings.allow_file_urls != "never",
+        allow_file=local_repository_policy(settings, ledger),
         listeners=[refs["statuses"]],
     )
     supervisor.add_actor(lambda: Runner(deps), inboxes["runner"])

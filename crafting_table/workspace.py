@@ -43,6 +43,11 @@ _SHA = re.compile(r"^[0-9a-f]{7,64}$")
 _FETCH_REFSPECS = ("+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
 
 
+async def no_local_repositories(owner: str) -> bool:
+    """The policy where no owner may clone a repository on local disk."""
+    return False
+
+
 @dataclass(frozen=True, slots=True)
 class Remote:
     """Where a project's code comes from, split for safe use."""

@@ -112,6 +112,29 @@ async def test_non_admin_cannot_register_a_local_path(
     assert "only admins may register" in answer.json()["error"]["message"]
 
 
+async def test_a_local_path_runs_only_while_its_owner_is_an_admin(
+    admin: httpx.AsyncClient, service: ServiceHandle, make_repo: Any
+) -> None:
+    service.settings.allow_file_urls = "admin"
+    minted = await admin.post("/admin/tokens", json={"name": "ops", "is_admin": True})
+    bearer = minted.json()["bearer"]
+    repo: Repo = make_repo()
+    async with httpx.AsyncClient(
+        base_url=service.url, headers={"Authorization": f"Bearer {bearer}"}
+    ) as ops:
+        await register(ops, repo, test="echo ran")
+        first = await run_job(ops, "demo", recipe="test")
+    assert first["job"]["status"] == "succeeded", first["log_tail"]
+
+    # No longer an admin: the project stays, its local clone no longer runs.
+    assert (await admin.delete("/admin/tokens/ops")).status_code == 200
+    second = await run_job(admin, "demo", recipe="test")
+
+    assert second["job"]["status"] == "failed"
+    assert "CRAFTING_ALLOW_FILE_URLS" in second["job"]["error"]
+    assert not any(line == "ran" for line in second["log_tail"])
+
+
 async def test_git_refuses_ext_transport_even_if_asked(tmp_path: Path) -> None:
     with pytest.raises(GitError):
         await run_git(

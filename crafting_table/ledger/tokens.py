@@ -118,6 +118,15 @@ def touch(conn: sqlite3.Connection, token_id: int, now: float) -> None:
     conn.execute("UPDATE tokens SET last_used_at = ? WHERE id = ?", (now, token_id))
 
 
+def is_active_admin(conn: sqlite3.Connection, name: str) -> bool:
+    """True when an unrevoked admin token is called ``name``."""
+    row = conn.execute(
+        "SELECT 1 FROM tokens WHERE name = ? AND is_admin = 1 AND revoked_at IS NULL",
+        (name,),
+    ).fetchone()
+    return row is not None
+
+
 def count_admins(conn: sqlite3.Connection) -> int:
     """How many active admin tokens exist."""
     row = conn.execute(
