@@ -82,6 +82,85 @@ async def test_filters(admin: httpx.AsyncClient, make_repo: Any) -> None:
     assert bad.status_code == 422
 
 
+def sarif_log(*results: dict[str, Any]) -> str:
+    """A SARIF 2.1.0 log of one run of a tool called ``probe``."""
+    return json.dumps(
+        {
+            "version": "2.1.0",
+            "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+            "runs": [{"tool": {"driver": {"name": "probe"}}, "results": list(results)}],
+        }
+    )
+
+
+def result(rule: str, level: str, uri: str, line: int) -> dict[str, Any]:
+    """One SARIF result at ``uri``:``line``."""
+    return {
+        "ruleId": rule,
+        "level": level,
+        "message": {"text": f"{rule} here"},
+        "locations": [
+            {
+                "physicalLocation": {
+                    "artifactLocation": {"uri": uri},
+                    "region": {"startLine": line, "startColumn": 1},
+                }
+            }
+        ],
+    }
+
+
+async def test_severity_filter(admin: httpx.AsyncClient, make_repo: Any) -> None:
+    # SARIF printed by the recipe is the one way to get every severity and
+    # two kinds out of a single job.
+    log = sarif_log(
+        result("R-err", "error", "a.py", 1),
+        result("R-warn", "warning", "a.py", 2),
+        result("R-note", "note", "a.py", 3),
+        result("CVE-2024-0001", "error", "requirements.txt", 1),
+    )
+    repo: Repo = make_repo({"scan.sarif": log})
+    await register(admin, repo, lint="cat scan.sarif; exit 1")
+    job = await lint(admin)
+
+    async def codes(**params: str) -> list[str]:
+        return sorted(f["code"] for f in await findings(admin, job["id"], **params))
+
+    assert await codes() == ["CVE-2024-0001", "R-err", "R-note", "R-warn"]
+    assert await codes(severity="error") == ["CVE-2024-0001", "R-err"]
+    assert await codes(severity="warning") == ["R-warn"]
+    assert await codes(severity="info") == ["R-note"]
+    assert await codes(kind="lint", severity="error") == ["R-err"]
+    assert await codes(kind="cve", severity="error") == ["CVE-2024-0001"]
+    assert await codes(kind="cve", severity="warning") == []
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        pytest.param({"severity": "critical"}, id="unknown"),
+        pytest.param({"severity": "ERROR"}, id="wrong-case"),
+        pytest.param({"kind": "lint", "severity": ""}, id="empty-with-kind"),
+    ],
+)
+async def test_a_bad_severity_is_a_json_422(
+    admin: httpx.AsyncClient, make_repo: Any, params: dict[str, str]
+) -> None:
+    repo: Repo = make_repo()
+    await register(admin, repo, lint="exit 1")
+    job = await lint(admin)
+
+    for path in ("findings", "findings.sarif"):
+        bad = await admin.get(f"/jobs/{job['id']}/{path}", params=params)
+
+        assert bad.status_code == 422, bad.text
+        assert bad.headers["content-type"].startswith("application/json")
+        error = bad.json()["error"]
+        assert error["code"] == "validation_failed"
+        assert "'error', 'warning' or 'info'" in error["message"]
+        assert [p["field"] for p in error["details"]["problems"]] == ["severity"]
+
+
 @pytest.mark.skipif(
     not SCHEMA.exists(), reason="the SARIF schema is kept beside the repository"
 )
