@@ -161,6 +161,71 @@ async def test_a_bad_severity_is_a_json_422(
         assert [p["field"] for p in error["details"]["problems"]] == ["severity"]
 
 
+JUNIT = """<?xml version="1.0" encoding="utf-8"?>
+<testsuites>
+  <testsuite name="calc" tests="3" failures="1" errors="1">
+    <testcase classname="tests.test_calc" name="test_adds"
+              file="tests/test_calc.py" line="7" time="0.01">
+      <failure message="assert 3 == 4">expected 4</failure>
+    </testcase>
+    <testcase classname="tests.test_calc" name="test_divides"
+              file="tests/test_calc.py" line="12" time="0.01">
+      <error message="ZeroDivisionError: division by zero"/>
+    </testcase>
+    <testcase classname="tests.test_calc" name="test_passes"
+              file="tests/test_calc.py" line="20" time="0.01"/>
+  </testsuite>
+</testsuites>
+"""
+
+
+async def test_reports_written_by_the_recipe_become_findings(
+    admin: httpx.AsyncClient, make_repo: Any
+) -> None:
+    scan = sarif_log(
+        result("py/sql-injection", "error", "src/db.py", 14),
+        result("GHSA-aaaa-bbbb-cccc", "warning", "requirements.txt", 2),
+    )
+    # The reports are written by the recipe itself, not read from the
+    # repository, so only $CRAFTING_REPORTS can carry them to the parser.
+    recipe = (
+        f"cat > \"$CRAFTING_REPORTS/scan.sarif\" <<'EOF'\n{scan}\nEOF\n"
+        f"cat > \"$CRAFTING_REPORTS/junit.xml\" <<'EOF'\n{JUNIT}EOF\n"
+        "echo 'two tests failed'; exit 1"
+    )
+    repo: Repo = make_repo()
+    await register(admin, repo, test=recipe)
+
+    body = await run_job(admin, "demo", recipe="test")
+
+    job = body["job"]
+    assert job["status"] == "failed", body
+    assert job["exit_code"] == 1
+    rows = await findings(admin, job["id"])
+    assert job["findings_count"] == len(rows) == 4
+    got = sorted((f["kind"], f["file"], f["line"], f["code"], f["tool"]) for f in rows)
+    assert got == [
+        ("cve", "requirements.txt", 2, "GHSA-aaaa-bbbb-cccc", "probe"),
+        ("lint", "src/db.py", 14, "py/sql-injection", "probe"),
+        ("test_fail", "tests/test_calc.py", 7, None, "junit"),
+        ("test_fail", "tests/test_calc.py", 12, None, "junit"),
+    ]
+    failed = {f["line"]: f for f in rows if f["kind"] == "test_fail"}
+    assert failed[7]["message"] == "tests.test_calc.test_adds: assert 3 == 4"
+    assert failed[12]["message"] == (
+        "tests.test_calc.test_divides: ZeroDivisionError: division by zero"
+    )
+    assert {f["severity"] for f in failed.values()} == {"error"}
+    assert all(not f["outside"] for f in rows)
+    assert all("test_passes" not in f["message"] for f in rows)
+    # The header echoes the command, here-documents and all: as the
+    # service's lines, which the parser does not read as output.
+    log = (await admin.get(f"/jobs/{job['id']}/log")).text
+    echoed = [line for line in log.splitlines() if "py/sql-injection" in line]
+    assert echoed
+    assert all(line.startswith("[crafting-table] ") for line in echoed)
+
+
 @pytest.mark.skipif(
     not SCHEMA.exists(), reason="the SARIF schema is kept beside the repository"
 )
