@@ -8,6 +8,7 @@ exactly like missing ones.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -56,10 +57,14 @@ def calls(job: str, patch: int) -> list[Call]:
         Call("GET", f"/jobs/{job}", None, 200, "owner"),
         Call("GET", f"/jobs/{job}/log", None, 200, "owner"),
         Call("GET", f"/jobs/{job}/findings", None, 200, "owner"),
+        Call("GET", f"/jobs/{job}/findings.sarif", None, 200, "owner"),
         Call("POST", f"/jobs/{job}/cancel", None, 409, "owner"),
         Call("POST", f"/jobs/{job}/patches", {}, 503, "owner"),
         Call("GET", "/patches", None, 200, "any"),
         Call("GET", f"/patches/{patch}", None, 200, "owner"),
+        Call("POST", f"/jobs/{job}/retry", None, 201, "owner"),
+        Call("GET", "/digests/2026-01-15", None, 200, "admin"),
+        Call("POST", "/admin/digest/run-now", {"dry_run": True}, 200, "admin"),
         Call("DELETE", "/admin/tokens/zed", None, 200, "admin"),
         Call("DELETE", "/projects/demo", None, 200, "owner"),
     ]
@@ -79,24 +84,24 @@ async def mint(admin: httpx.AsyncClient, name: str, **extra: Any) -> str:
     return bearer
 
 
-async def world(
-    service: ServiceHandle, admin: httpx.AsyncClient, repo: Repo
-) -> dict[str, Any]:
-    """alice owns project demo with one finished job and one patch attempt."""
-    alice = await mint(admin, "alice")
+async def own(
+    service: ServiceHandle, bearer: str, owner: str, project: str, repo: Repo
+) -> tuple[str, int]:
+    """``owner`` registers ``project`` and runs one failing job; a patch
+    attempt is recorded at its finding. Returns the job id and attempt id."""
     async with httpx.AsyncClient(
-        base_url=service.url, headers={"Authorization": f"Bearer {alice}"}
+        base_url=service.url, headers={"Authorization": f"Bearer {bearer}"}
     ) as client:
         answer = await client.post(
             "/projects",
             json={
-                "name": "demo",
+                "name": project,
                 "git_url": repo.url,
                 "subprojects": [{"test": "exit 1"}],
             },
         )
         assert answer.status_code == 201, answer.text
-        job = (await run_job(client, "demo", recipe="test"))["job"]["id"]
+        job = (await run_job(client, project, recipe="test"))["job"]["id"]
 
     def add_attempt(conn: Any) -> int:
         finding = finding_store.for_job(conn, job)[0]
@@ -104,12 +109,20 @@ async def world(
         cursor = conn.execute(
             "INSERT INTO patch_attempts (finding_id, job_id, project_name, owner,"
             " attempt_number, status, created_at, updated_at)"
-            " VALUES (?, ?, 'demo', 'alice', 1, 'failed', ?, ?)",
-            (finding.id, job, now, now),
+            " VALUES (?, ?, ?, ?, 1, 'failed', ?, ?)",
+            (finding.id, job, project, owner, now, now),
         )
         return int(cursor.lastrowid)
 
-    patch = await service.ledger.write(add_attempt)
+    return job, await service.ledger.write(add_attempt)
+
+
+async def world(
+    service: ServiceHandle, admin: httpx.AsyncClient, repo: Repo
+) -> dict[str, Any]:
+    """alice owns project demo with one finished job and one patch attempt."""
+    alice = await mint(admin, "alice")
+    job, patch = await own(service, alice, "alice", "demo", repo)
     revoked = await mint(admin, "gone")
     assert (await admin.delete("/admin/tokens/gone")).status_code == 200
     return {
@@ -191,6 +204,8 @@ async def test_other_owner_sees_the_same_404_as_missing(
         missing = await client.get("/jobs/" + "0" * 20)
         hidden_project = await client.get("/projects/demo")
         missing_project = await client.get("/projects/nothere")
+        hidden_patch = await client.get(f"/patches/{setup['patch']}")
+        missing_patch = await client.get(f"/patches/{setup['patch'] + 1000}")
 
     assert hidden.status_code == missing.status_code == 404
     assert hidden.json()["error"]["code"] == missing.json()["error"]["code"]
@@ -200,11 +215,47 @@ async def test_other_owner_sees_the_same_404_as_missing(
     assert hidden_project.json()["error"]["message"].replace("demo", "X") == (
         missing_project.json()["error"]["message"].replace("nothere", "X")
     )
+    assert hidden_patch.status_code == missing_patch.status_code == 404
+    assert json.loads(hidden_patch.text.replace(str(setup["patch"]), "X")) == (
+        json.loads(missing_patch.text.replace(str(setup["patch"] + 1000), "X"))
+    )
+
+
+async def test_lists_show_own_rows_and_admin_all(
+    service: ServiceHandle, admin: httpx.AsyncClient, make_repo: Any
+) -> None:
+    setup = await world(service, admin, make_repo())
+    bearers = setup["bearers"]
+    bobs = await own(service, bearers["other"], "bob", "bobs", make_repo())
+    mine = {
+        "owner": ({"demo"}, {setup["job"]}, {setup["patch"]}),
+        "other": ({"bobs"}, {bobs[0]}, {bobs[1]}),
+        "admin": ({"demo", "bobs"}, {setup["job"], bobs[0]}, {setup["patch"], bobs[1]}),
+    }
+
+    for caller, (projects, jobs, patches) in mine.items():
+        headers = headers_for(caller, bearers)
+        async with httpx.AsyncClient(base_url=service.url, headers=headers) as client:
+            seen = (
+                {p["name"] for p in (await client.get("/projects")).json()["projects"]},
+                {j["id"] for j in (await client.get("/jobs")).json()["jobs"]},
+                {p["id"] for p in (await client.get("/patches")).json()["patches"]},
+            )
+        assert seen == (projects, jobs, patches), caller
 
 
 @pytest.mark.parametrize(
     ("caller", "status"),
-    [("none", 401), ("bad", 401), ("other", 404), ("owner", 101), ("admin", 101)],
+    [
+        ("none", 401),
+        ("bad", 401),
+        ("revoked", 401),
+        ("outside", 403),
+        ("cidr", 403),
+        ("other", 404),
+        ("owner", 101),
+        ("admin", 101),
+    ],
 )
 async def test_websocket_authorization(
     service: ServiceHandle,
