@@ -65,7 +65,8 @@ def read_context(
             path=path,
             unavailable=(
                 f"{path!r} cannot be read inside the repository (missing, "
-                "too large, or reached through a symbolic link)"
+                "too large, inside .git, climbing with '..', or reached "
+                "through a symbolic link)"
             ),
         )
     target = finding.line if finding.line else _package_line(lines, finding)

@@ -84,6 +84,33 @@ def test_unreadable_context_says_why(tree: Path, file: str | None, reason: str) 
     assert reason in context.unavailable
 
 
+@pytest.mark.parametrize(
+    ("subproject", "file"),
+    [
+        pytest.param(".", ".git/config", id="git-config"),
+        pytest.param(".", "sub/../.git/HEAD", id="climbing-into-git"),
+        pytest.param("sdk", ".git/config", id="nested-git"),
+    ],
+)
+def test_context_is_never_read_from_git(tree: Path, subproject: str, file: str) -> None:
+    for folder in (tree / ".git", tree / "sdk" / ".git", tree / "sub"):
+        folder.mkdir()
+    secret = "[remote]\n\turl = https://bot:tok-1@example.com/x.git\n"
+    for git_file in (".git/config", ".git/HEAD", "sdk/.git/config"):
+        (tree / git_file).write_text(secret)
+    # The file is there and readable: only the rule keeps it out.
+    path = file if subproject == "." else f"{subproject}/{file}"
+    assert (tree / path).read_text() == secret
+
+    context = read_context(SourceReader(tree), finding(1, file=file), subproject)
+
+    assert context.lines == ()
+    assert context.path == path
+    assert context.unavailable is not None
+    assert f"{path!r} cannot be read inside the repository" in context.unavailable
+    assert "inside .git" in context.unavailable
+
+
 def test_the_prompt_carries_finding_source_and_rules(tree: Path) -> None:
     row = finding(5, suggested_fix="Remove unused import: `os`")
     context = read_context(SourceReader(tree), row, "sdk")
