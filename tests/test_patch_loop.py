@@ -198,6 +198,17 @@ async def test_a_verified_patch_becomes_a_pull_request(
     assert git(remote, "rev-parse", "main").strip() == base
     author = git(remote, "log", "-1", "--format=%an <%ae>", branch).strip()
     assert author == "crafting-table <crafting-table@localhost>"
+    # The message as stored, byte for byte: title, the agent's explanation,
+    # then where the finding came from.
+    message = git(remote, "cat-file", "commit", branch).split("\n\n", 1)[1]
+    assert message == (
+        f"Fix F401 in {app}:1\n"
+        "\n"
+        "Remove the unused import.\n"
+        "\n"
+        f"Finding {target['id']} (lint F401) of job {job_id}, attempt 1.\n"
+        "Drafted by the crafting-table patch loop.\n"
+    )
 
     verify = (await admin.get(f"/jobs/{attempt['verify_job_id']}")).json()["job"]
     assert verify["trigger"] == "verify"
