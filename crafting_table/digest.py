@@ -190,6 +190,7 @@ def _finding(row: FindingRow, state: str) -> DigestFinding:
         code=row.code,
         message=row.message,
         suggested_fix=row.suggested_fix,
+        fingerprint=row.fingerprint,
         state="new" if state == "new" else "persisting",
     )
 
@@ -304,7 +305,8 @@ def _finding_text(finding: DigestFinding) -> str:
     where = _where(finding)
     if where:
         parts.append(one_line(where, 200))
-    return " ".join(parts) + " - " + one_line(finding.message)
+    text = " ".join(parts) + " - " + one_line(finding.message)
+    return f"{text} ({finding.fingerprint})"
 
 
 def _counts_text(counts: dict[str, int]) -> str:
@@ -370,6 +372,7 @@ def _finding_html(finding: DigestFinding, with_fix: bool = False) -> str:
     if where:
         text += f"{_e(where)} "
     text += f"&ndash; {_e(one_line(finding.message))}"
+    text += f" <small>({_e(finding.fingerprint)})</small>"
     if with_fix:
         text += f" <em>fix: {_e(finding.suggested_fix or 'no fix known')}</em>"
     return f"<li>{text}</li>"

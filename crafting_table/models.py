@@ -553,6 +553,9 @@ class DigestFinding(BaseModel):
     code: str | None
     message: str
     suggested_fix: str | None
+    fingerprint: str = Field(
+        description="the finding's fingerprint, the same in every run that has it"
+    )
     state: FindingState
 
 

@@ -19,6 +19,7 @@ import pytest
 from crafting_table.digest import build_message, compose, one_line, safe_recipients
 from crafting_table.ledger import Ledger
 from crafting_table.ledger import digests as store
+from crafting_table.ledger import findings as findings_store
 from crafting_table.ledger.jobs import JobRow
 from crafting_table.models import ProjectDigest
 from tests.digest_rows import add_job, add_patch, add_project, cve, lint, recipe_fail
@@ -202,6 +203,10 @@ async def test_job_details_counts_new_findings_cves_and_patches(
     [shown] = digest.jobs
     assert shown.counts == {"cve": 2, "lint": 1}
     assert [f.code for f in shown.new_findings] == ["PYSEC-2", "F401"]
+    stored = await ledger.read(findings_store.for_job, job.id)
+    assert [f.fingerprint for f in shown.new_findings] == [
+        row.fingerprint for row in stored if row.code in ("PYSEC-2", "F401")
+    ]
     assert [(c.code, c.suggested_fix, c.state) for c in shown.cves] == [
         ("PYSEC-1", "bump to 2.31.0", "persisting"),
         ("PYSEC-2", None, "new"),
@@ -285,9 +290,12 @@ async def test_the_mail_has_both_parts_and_no_injected_header(
     assert "<script>" not in page
     assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; &lt;b&gt;" in page
     [line] = [line for line in text.splitlines() if "bad thing" in line]
+    [finding] = digest.jobs[0].new_findings
     assert line.endswith(
-        "bad thing Bcc: evil@example.com <script>alert('x')</script> & <b>"
+        "bad thing Bcc: evil@example.com <script>alert('x')</script> & <b> "
+        f"({finding.fingerprint})"
     )
+    assert f"({finding.fingerprint})" in page
     assert f"https://ct.example.com/jobs/{job.id}/findings" in text
     assert f'href="https://ct.example.com/jobs/{job.id}"' in page
 
