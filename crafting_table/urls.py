@@ -284,8 +284,22 @@ def _is_local(
     return name in _LOCAL_NAMES or name.endswith(".localhost")
 
 
+# The placeholders of the example recipes, filled in by register-all.sh.
+_PLACEHOLDER = "REPLACE_WITH_"
+
+
 def check_git_url_shape(value: str) -> str:
-    """Pydantic validator form of :func:`parse_git_url`."""
+    """Pydantic validator form of :func:`parse_git_url`.
+
+    Also refuses a URL that still holds an example's placeholder, which
+    would otherwise be stored and only fail at the first fetch.
+    """
+    if _PLACEHOLDER in value:
+        raise ValueError(
+            "still holds an example placeholder (REPLACE_WITH_...): put in the "
+            "real host and token, or register the examples with "
+            "examples/register-all.sh, which does"
+        )
     parse_git_url(value)
     return value
 

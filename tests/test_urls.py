@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from crafting_table.urls import (
+    check_git_url_shape,
     check_ref,
     owner_and_repo,
     parse_git_url,
@@ -191,3 +192,11 @@ def test_points_at_the_service(
     url: str, service: list[tuple[str, int]], expected: bool
 ) -> None:
     assert points_at(parse_git_url(url), service) is expected
+
+
+def test_an_unfilled_example_placeholder_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"register-all\.sh"):
+        check_git_url_shape(
+            "https://crafting-table:REPLACE_WITH_GITEA_TOKEN@REPLACE_WITH_GIT_HOST"
+            "/org/gamma.git"
+        )
