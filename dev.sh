@@ -29,17 +29,31 @@ make_venv() {
     "$venv/bin/python" -m pip install --quiet --upgrade pip
 }
 
+# Install "$@" into the venv unless the same install, with the same
+# pyproject files, was already done: a restart should not wait on pip.
+install() {
+    stamp="$venv/.installed-$1"
+    shift
+    want=$(cat "$here/pyproject.toml" "$here/mcp/pyproject.toml" | cksum)
+    want="$want $*"
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+        return
+    fi
+    "$venv/bin/python" -m pip install --quiet "$@"
+    printf '%s\n' "$want" >"$stamp"
+}
+
 cmd=${1:-}
 [ $# -gt 0 ] && shift
 case "$cmd" in
     serve)
         make_venv
-        "$venv/bin/python" -m pip install --quiet -e "$here"
+        install serve -e "$here"
         exec "$venv/bin/crafting-table" serve "$@"
         ;;
     test)
         make_venv
-        "$venv/bin/python" -m pip install --quiet -e "$here[test]" -e "$here/mcp"
+        install test -e "${here}[test]" -e "$here/mcp"
         cd "$here"
         "$venv/bin/ruff" format --check .
         "$venv/bin/ruff" check .
