@@ -10,10 +10,11 @@
 Resolution. :data:`PARSERS` lists, per language, the tool parsers that may
 read its jobs; each claims some recipes (or all) and then recognises its
 own tool's output by content, so a lint recipe running ruff and mypy gets
-both. SARIF (in the log or as ``*.sarif`` files in the report folder) and
-JUnit XML (``*.xml`` in the report folder) are read for every language. A
-language nobody knows gets only those. When all that yields nothing and the
-job failed, :mod:`~crafting_table.parsers.generic` adds one ``recipe_fail``.
+both. SARIF (in the log or as ``*.sarif`` files in the report folder), JUnit
+XML and Checkstyle XML (``*.xml`` in the report folder) are read for every
+language. A language nobody knows gets only those. When all that yields
+nothing and the job failed, :mod:`~crafting_table.parsers.generic` adds one
+``recipe_fail``.
 
 Who reads what (JSON formats are unmistakable, so their parsers read every
 recipe; text formats only the recipes that print them)::
@@ -41,6 +42,7 @@ from collections.abc import Iterator
 from crafting_table.parsers.base import Finding, ParseContext, ToolParser
 from crafting_table.parsers.cargo_audit import CargoAuditParser
 from crafting_table.parsers.cargo_test import CargoTestParser
+from crafting_table.parsers.checkstyle import CheckstyleParser
 from crafting_table.parsers.clippy import ClippyParser
 from crafting_table.parsers.eslint import EslintParser
 from crafting_table.parsers.generic import recipe_failure
@@ -90,7 +92,7 @@ PARSERS: dict[str, tuple[type[ToolParser], ...]] = {
 }
 """Tool parsers per language, in the order their findings are listed."""
 
-UNIVERSAL: tuple[type[ToolParser], ...] = (SarifParser, JunitParser)
+UNIVERSAL: tuple[type[ToolParser], ...] = (SarifParser, JunitParser, CheckstyleParser)
 """Parsers consulted for every language and recipe."""
 
 
