@@ -88,6 +88,7 @@ class Parser(Actor):
                 workdir=message.workdir or Path("/nonexistent"),
                 log=_log_source(self.data_dir / job.log_path),
                 reports_dir=message.reports_dir,
+                timed_out=message.status == "timed_out",
             )
             found, keys = await trio.to_thread.run_sync(_parse_and_identify, context)
             self.parse_seconds += time.monotonic() - started

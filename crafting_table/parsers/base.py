@@ -80,6 +80,8 @@ class ParseContext:
     workdir: Path
     log: LogSource
     reports_dir: Path | None = None
+    # The job was stopped at its deadline: its exit code is the signal's.
+    timed_out: bool = False
 
 
 RECIPES: tuple[str, ...] = ("build", "test", "lint", "audit")

@@ -25,7 +25,13 @@ def recipe_failure(
     if ctx.exit_code is None or ctx.exit_code == 0:
         return None
     where = f" in {ctx.subproject}" if ctx.subproject not in ("", ".") else ""
-    message = f"recipe {ctx.recipe!r}{where} exited with status {ctx.exit_code}"
+    if ctx.timed_out:
+        message = (
+            f"recipe {ctx.recipe!r}{where} reached its deadline and was stopped "
+            f"(exit status {ctx.exit_code}); raise timeout_secs if it needs longer"
+        )
+    else:
+        message = f"recipe {ctx.recipe!r}{where} exited with status {ctx.exit_code}"
     if log_unreadable:
         message += "; its log could not be read"
     return Finding(

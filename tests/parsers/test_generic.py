@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from crafting_table.parsers.generic import recipe_failure
@@ -30,3 +32,14 @@ def test_message_names_the_recipe_and_the_unreadable_log() -> None:
     assert finding.kind == "recipe_fail"
     assert "'audit'" in finding.message
     assert "could not be read" in finding.message
+
+
+def test_a_timeout_says_so_rather_than_the_signals_status() -> None:
+    finding = recipe_failure(
+        dataclasses.replace(context("go", "test", [], exit_code=143), timed_out=True)
+    )
+
+    assert finding is not None
+    assert finding.code == "exit_143"
+    assert "reached its deadline" in finding.message
+    assert "timeout_secs" in finding.message
