@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -11,10 +13,10 @@ import httpx
 import pytest
 import trio
 
-from actors.serve import ServiceHandle
+from actors.serve import ServiceHandle, run_service
 from crafting_table.config import Settings
 from crafting_table.messages import GetStats, Tick
-from tests.support import Repo, register, run_job
+from tests.support import GIT_ENV, Repo, register, run_job
 
 
 @pytest.fixture
@@ -105,3 +107,105 @@ async def test_old_logs_expire(
     assert not (logs / f"{old}.log").exists()
     assert (logs / f"{new}.log").exists()
     assert stats["logs_removed"] == 1
+
+
+def bare_git(cache: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run git on the bare clone ``cache``, as a person at the host would."""
+    return subprocess.run(
+        ["git", f"--git-dir={cache}", *args],
+        env={**os.environ, **GIT_ENV},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def worktrees(cache: Path) -> list[str]:
+    """The worktree paths ``git worktree list`` shows, the clone itself left out."""
+    listing = bare_git(cache, "worktree", "list", "--porcelain")
+    assert listing.returncode == 0, listing.stderr
+    paths = [
+        line.removeprefix("worktree ")
+        for line in listing.stdout.splitlines()
+        if line.startswith("worktree ")
+    ]
+    return [p for p in paths if Path(p) != cache]
+
+
+async def test_stale_git_worktrees_are_removed_and_pruned(
+    service: ServiceHandle, admin: httpx.AsyncClient, make_repo: Any, tmp_path: Path
+) -> None:
+    repo: Repo = make_repo()
+    sha = repo.git("rev-parse", "HEAD")
+    await register(admin, repo, test="true")
+    await run_job(admin, "demo", recipe="test")
+    folder = service.settings.workspace_dir / "demo"
+    cache = folder / ".cache"
+    # Two real worktrees of the clone in the project's folder, one aged past
+    # the limit; and one whose folder was deleted behind git's back, which
+    # only `git worktree prune` takes out of git's records.
+    stale, fresh, lost = folder / "0stale", folder / "0fresh", tmp_path / "lost"
+    for path in (stale, fresh, lost):
+        added = bare_git(cache, "worktree", "add", "--detach", str(path), sha)
+        assert added.returncode == 0, added.stderr
+    age(stale, 3600)
+    shutil.rmtree(lost)
+    assert sorted(worktrees(cache)) == sorted(map(str, (stale, fresh, lost)))
+
+    stats = await collect(service)
+
+    assert not stale.exists()
+    assert (fresh / "README.md").exists()
+    assert worktrees(cache) == [str(fresh)]
+    assert sorted(p.name for p in (cache / "worktrees").iterdir()) == ["0fresh"]
+    assert stats["worktrees_removed"] == 1
+
+
+async def test_quiet_clone_loses_an_unreachable_object(
+    service: ServiceHandle, admin: httpx.AsyncClient, make_repo: Any
+) -> None:
+    repo: Repo = make_repo()
+    head = repo.git("rev-parse", "HEAD")
+    await register(admin, repo, test="true")
+    await run_job(admin, "demo", recipe="test")
+    cache = service.settings.workspace_dir / "demo" / ".cache"
+    written = subprocess.run(
+        ["git", f"--git-dir={cache}", "hash-object", "-w", "--stdin"],
+        input="nothing points at this blob\n",
+        env={**os.environ, **GIT_ENV},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    blob = written.stdout.strip()
+    loose = cache / "objects" / blob[:2] / blob[2:]
+    assert loose.exists()
+    assert bare_git(cache, "cat-file", "-e", blob).returncode == 0
+    await service.ledger.write(
+        lambda conn: conn.execute("UPDATE jobs SET created_at = created_at - 3600")
+    )
+
+    stats = await collect(service)
+
+    assert stats["clones_collected"] == 1
+    assert not loose.exists()
+    assert bare_git(cache, "cat-file", "-e", blob).returncode != 0
+    assert bare_git(cache, "cat-file", "-e", head).returncode == 0
+
+
+async def test_the_timer_runs_passes_without_a_tick(
+    settings: Settings, nursery: trio.Nursery
+) -> None:
+    quick = settings.model_copy(update={"gc_interval_secs": 0.1})
+    orphan = quick.workspace_dir / "gone-project" / ".cache"
+    orphan.mkdir(parents=True)
+    service: ServiceHandle = await nursery.start(run_service, quick)
+    try:
+        gc = service.refs["gc"]
+        with trio.fail_after(30):
+            while (await gc.ask(GetStats()))["runs"] < 2:
+                await trio.sleep(0.02)
+    finally:
+        await service.aclose()
+
+    assert not orphan.parent.exists()
