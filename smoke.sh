@@ -113,8 +113,28 @@ check_lld() {
     expect 'hello from lld' ./hello
 }
 
-check_cmake() { version_of cmake --version; }
-check_ninja() { version_of ninja --version; }
+check_cmake() {
+    need cmake
+    compiler=$(pick "${CC:-}" clang cc gcc) || need cc
+    printf '#include <stdio.h>\nint main(void) { puts("hello from cmake"); return 0; }\n' >hello.c
+    printf 'cmake_minimum_required(VERSION 3.16)\nproject(hello C)\nadd_executable(hello hello.c)\n' >CMakeLists.txt
+    generator=
+    command -v ninja >/dev/null 2>&1 && generator="-G Ninja"
+    # shellcheck disable=SC2086 # an empty generator is no argument
+    CC=$compiler cmake $generator -S . -B build >/dev/null || exit 1
+    cmake --build build >/dev/null || exit 1
+    expect 'hello from cmake' ./build/hello
+}
+
+check_ninja() {
+    need ninja
+    compiler=$(pick "${CC:-}" clang cc gcc) || need cc
+    printf '#include <stdio.h>\nint main(void) { puts("hello from ninja"); return 0; }\n' >hello.c
+    # shellcheck disable=SC2016 # $out and $in are ninja's, not the shell's
+    printf 'rule cc\n  command = %s -o $out $in\nbuild hello: cc hello.c\n' "$compiler" >build.ninja
+    ninja >/dev/null || exit 1
+    expect 'hello from ninja' ./hello
+}
 check_valgrind() { version_of valgrind --version; }
 
 check_rust() {
