@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
 from crafting_table.config import Settings
+from crafting_table.models import ProjectIn
 
 EXAMPLE = Path(__file__).resolve().parents[1] / ".env.example"
 
@@ -57,3 +61,57 @@ def test_patcher_reports_what_is_missing() -> None:
         "CRAFTING_CLAWDFORGE_TOKEN",
         "CRAFTING_GITEA_TOKEN",
     ]
+
+
+def test_defaults_without_any_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("CRAFTING_"):
+            monkeypatch.delenv(name)
+
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+
+    # The cores this process may run on: os.cpu_count() unless the host
+    # pins the service to fewer.
+    assert settings.max_jobs == len(os.sched_getaffinity(0))
+    assert settings.max_jobs <= (os.cpu_count() or 1)
+    assert settings.kill_grace_secs == 10.0
+    assert settings.lan_cidrs == [
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "127.0.0.0/8",
+        "::1/128",
+    ]
+    assert settings.bind == "127.0.0.1:8810"
+    assert settings.allow_file_urls == "admin"
+    assert settings.max_log_bytes == 64 * 1024 * 1024
+
+
+def test_max_jobs_follows_the_cores_the_process_may_use() -> None:
+    # In a child pinned to one core: the default is one job at a time.
+    program = (
+        "import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))});"
+        "from crafting_table.config import Settings;"
+        "print(Settings(_env_file=None).max_jobs)"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CRAFTING_")}
+
+    done = subprocess.run(
+        [sys.executable, "-c", program],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+    assert done.stdout.strip() == "1"
+
+
+def test_a_subproject_without_timeout_secs_gets_1800() -> None:
+    spec = ProjectIn.model_validate(
+        {"name": "demo", "git_url": "/srv/x.git", "subprojects": [{"test": "true"}]}
+    )
+
+    assert spec.subprojects[0].timeout_secs == 1800
+    # What a job snapshots of its subproject carries the deadline too.
+    assert spec.subprojects[0].model_dump()["timeout_secs"] == 1800

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from crafting_table.errors import Conflict, LedgerError
-from crafting_table.ledger import Ledger, connect, migrate
+from crafting_table.ledger import BUSY_TIMEOUT_MS, Ledger, connect, migrate
 from crafting_table.ledger import jobs as job_store
 from crafting_table.ledger import projects as project_store
 from crafting_table.ledger import tokens as token_store
@@ -34,6 +34,19 @@ async def test_pragmas_and_schema_version(tmp_path: Path) -> None:
         )
 
     assert await ledger.read(pragmas) == ("wal", 1, 1, len(MIGRATIONS))
+    await ledger.aclose()
+
+
+async def test_every_connection_waits_for_a_busy_file(tmp_path: Path) -> None:
+    ledger = await Ledger.open(tmp_path / "l.sqlite3")
+
+    def busy_timeout(conn: sqlite3.Connection) -> int:
+        return int(conn.execute("PRAGMA busy_timeout").fetchone()[0])
+
+    # Without it a connection that meets another's lock (another process, a
+    # checkpoint) fails at once with "database is locked" instead of waiting.
+    assert await ledger.write(busy_timeout) == BUSY_TIMEOUT_MS > 0
+    assert await ledger.read(busy_timeout) == BUSY_TIMEOUT_MS
     await ledger.aclose()
 
 
