@@ -197,7 +197,9 @@ class Notify(Strict):
     """Who hears about the project's jobs, and whether patches are drafted."""
 
     email: list[EmailStr] = Field(default_factory=list, max_length=50)
-    on: list[NotifyEvent] = Field(default_factory=list)
+    # Shown as the events it stands for, so that an answer says what is
+    # selected; an empty list given explicitly means the same.
+    on: list[NotifyEvent] = Field(default_factory=lambda: list(DEFAULT_NOTIFY_ON))
     auto_patch: bool = False
 
     def events(self) -> list[NotifyEvent]:

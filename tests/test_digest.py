@@ -21,7 +21,7 @@ from crafting_table.ledger import Ledger
 from crafting_table.ledger import digests as store
 from crafting_table.ledger import findings as findings_store
 from crafting_table.ledger.jobs import JobRow
-from crafting_table.models import ProjectDigest
+from crafting_table.models import Notify, ProjectDigest
 from tests.digest_rows import add_job, add_patch, add_project, cve, lint, recipe_fail
 
 DAY = date(2026, 4, 29)
@@ -416,3 +416,8 @@ async def test_long_lists_are_cut_but_counted(
     assert [j.more_new_findings for j in digest.jobs] == [1, 1]
     assert "3 jobs, 3 failed, 6 new findings" in digest.subject
     assert "... and 1 more job(s)" in text
+
+
+def test_an_unset_notify_on_shows_the_default_events() -> None:
+    assert Notify().on == ["audit_fail", "cve_found", "patch_drafted"]
+    assert Notify(on=[]).events() == Notify().on
