@@ -169,7 +169,7 @@ async def test_without_groups_a_stubborn_recipe_is_killed_whole(
     pid_file = tmp_path / "escapee"
     process = await LocalExecutor(Containment()).start(
         "trap '' TERM; "
-        f"env -i setsid sh -c 'trap \"\" TERM; echo $$ > {pid_file}; "
+        f'env -i setsid sh -c \'trap "" TERM; echo $$ > {pid_file}; '
         "exec sleep 300' & exec sleep 300",
         cwd=tmp_path,
         env=ENV,
