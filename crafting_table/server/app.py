@@ -5,6 +5,10 @@ must be in ``CRAFTING_LAN_CIDRS`` (``X-Forwarded-For`` is believed only from
 ``CRAFTING_TRUSTED_PROXIES``), and, except for the few public paths, it
 must carry a live bearer whose own address ranges (if any) admit the
 caller. The token found is in ``g.token`` for the handlers.
+
+Then the query string: a handler without a query model refuses every
+parameter, with the same 422 the query models give for a name they do not
+know, so a misspelt ``?ofset=`` is never silently ignored.
 """
 
 from __future__ import annotations
@@ -14,8 +18,10 @@ import time
 from dataclasses import replace
 from typing import Any
 
+from pydantic import ValidationError
 from quart import Quart, g, request, websocket
 from quart_schema import QuartSchema
+from quart_schema.validation import QUART_SCHEMA_QUERYSTRING_ATTRIBUTE
 from quart_trio import QuartTrio
 from quart_trio.wrappers.request import TrioRequest
 
@@ -26,9 +32,11 @@ from crafting_table.auth import (
     client_address,
     hash_bearer,
     networks,
+    same_hash,
 )
-from crafting_table.errors import BadRequest, Forbidden, Unauthorized
+from crafting_table.errors import BadRequest, Forbidden, Unauthorized, Unprocessable
 from crafting_table.ledger import tokens as token_store
+from crafting_table.models import Strict
 from crafting_table.server import errors
 from crafting_table.server.context import AppContext
 from crafting_table.server.openapi import Provider
@@ -43,6 +51,11 @@ PUBLIC_PREFIXES = ("/hooks/",)
 # a subprotocol named "bearer.<token>" next to this one, which we accept.
 WS_SUBPROTOCOL = "crafting-table"
 WS_BEARER_PREFIX = "bearer."
+HTTP_BEARER_HINT = "send 'Authorization: Bearer <token>'"
+WS_BEARER_HINT = (
+    "send 'Authorization: Bearer <token>' or offer the subprotocols "
+    f"'{WS_SUBPROTOCOL}, {WS_BEARER_PREFIX}<token>' (Sec-WebSocket-Protocol)"
+)
 # Touching last_used_at on every request would make every read a write.
 TOUCH_INTERVAL = 60.0
 
@@ -79,9 +92,14 @@ class App(QuartTrio):
     request_class = JsonRequest
 
 
+class NoQuery(Strict):
+    """The query string of a handler that takes no parameters: empty."""
+
+
 def create_app(ctx: AppContext) -> Quart:
     """Build the application around ``ctx``."""
-    app = App("crafting_table")
+    # No static folder: its route would answer nothing but 404s.
+    app = App("crafting_table", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = ctx.settings.max_body_bytes
     app.config["QUART_SCHEMA_CONVERT_CASING"] = False
     app.config["JSON_SORT_KEYS"] = False
@@ -145,11 +163,12 @@ def _install_gates(app: Quart, ctx: AppContext) -> None:
     proxies = networks(ctx.settings.trusted_proxies)
 
     async def gate(
-        path: str, headers: Any, peer: str | None, subprotocols: list[str]
+        path: str, headers: Any, peer: str | None, subprotocols: list[str], hint: str
     ) -> None:
         address = client_address(peer, headers.get("X-Forwarded-For"), proxies)
         g.client = str(address) if address else "?"
         g.token = None
+        g.bearer_given = False
         if not allowed(address, lan):
             raise Forbidden(
                 f"address {g.client} is outside CRAFTING_LAN_CIDRS; call from the LAN"
@@ -167,14 +186,17 @@ def _install_gates(app: Quart, ctx: AppContext) -> None:
                 None,
             )
         if bearer is None:
-            raise Unauthorized("no bearer token; send 'Authorization: Bearer <token>'")
+            raise Unauthorized(f"no bearer token; {hint}")
+        g.bearer_given = True
         token_hash = hash_bearer(bearer)
         token = ctx.token_cache.get(token_hash)
         if token is None:
             token = await ctx.ledger.read(token_store.by_hash, token_hash)
             if token is not None:
                 ctx.token_cache.put(token_hash, token)
-        if token is None:
+        # The lookup matched on the hash; the comparison in constant time
+        # is the one made in Python on anything derived from the secret.
+        if token is None or not same_hash(token.token_hash, token_hash):
             raise Unauthorized(
                 "the bearer token is unknown or revoked; ask an admin for one"
             )
@@ -197,7 +219,14 @@ def _install_gates(app: Quart, ctx: AppContext) -> None:
         # unread behind an early 401 or 405 could stall the next request.
         if request.content_length:
             await request.get_data(cache=True)
-        await gate(request.path, request.headers, _peer(request.remote_addr), [])
+        await gate(
+            request.path,
+            request.headers,
+            _peer(request.remote_addr),
+            [],
+            HTTP_BEARER_HINT,
+        )
+        _refuse_undeclared_query(app, request)
 
     @app.before_websocket
     async def _ws_gate() -> None:
@@ -207,7 +236,9 @@ def _install_gates(app: Quart, ctx: AppContext) -> None:
             websocket.headers,
             _peer(websocket.remote_addr),
             list(websocket.requested_subprotocols),
+            WS_BEARER_HINT,
         )
+        _refuse_undeclared_query(app, websocket)
 
     if ctx.settings.access_log:
 
@@ -226,6 +257,25 @@ def _install_gates(app: Quart, ctx: AppContext) -> None:
                 extra=_access_fields(token, response.status_code, millis),
             )
             return response
+
+
+def _refuse_undeclared_query(app: Quart, asked: Any) -> None:
+    """422 naming the query parameters sent to a handler that takes none.
+
+    Handlers with a query model leave this to the model, which refuses the
+    names it does not know itself. A request that matched no route is left
+    to its 404 or 405.
+    """
+    if not asked.args or asked.url_rule is None:
+        return
+    view = app.view_functions[asked.url_rule.endpoint]
+    if hasattr(view, QUART_SCHEMA_QUERYSTRING_ATTRIBUTE):
+        return
+    try:
+        NoQuery.model_validate(asked.args.to_dict())
+    except ValidationError as exc:
+        message, problems = errors.describe_validation(exc)
+        raise Unprocessable(message, problems=problems) from exc
 
 
 def _peer(remote_addr: str | None) -> str | None:

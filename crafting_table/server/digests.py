@@ -8,7 +8,7 @@ Notifier, which owns the ``digest_runs`` claims. Both work without
 from __future__ import annotations
 
 from quart import Blueprint
-from quart_schema import validate_request, validate_response
+from quart_schema import operation_id, validate_request, validate_response
 
 from crafting_table.digest import compose
 from crafting_table.digest_schedule import send_time, window, zone
@@ -48,6 +48,7 @@ def _delivery(row: DigestRunRow | None) -> DigestDelivery | None:
 
 
 @blueprint.get("/digests/<date>")
+@operation_id("show_digest")
 @validate_response(DigestAnswer)
 async def show(date: str) -> DigestAnswer:
     """Render the digest of ``date`` (YYYY-MM-DD) for every project, as JSON.

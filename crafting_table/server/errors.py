@@ -2,7 +2,9 @@
 
 One place maps our error tree, quart-schema's validation errors and
 werkzeug's HTTP errors to that shape, so no handler ever answers with an
-HTML page.
+HTML page. A 422 always carries ``details.problems``, a list of
+``{field, problem, type}``, whether pydantic or a handler found the fault.
+A 401 carries the ``WWW-Authenticate: Bearer`` challenge of RFC 6750.
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ import logging
 from typing import Any
 
 from pydantic import ValidationError
-from quart import Quart, Response, jsonify
+from quart import Quart, Response, g, jsonify
 from quart_schema import RequestSchemaValidationError
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import WebsocketMismatch
 
 from crafting_table.errors import CraftingError
 
@@ -30,6 +33,7 @@ _HTTP_CODES = {
     415: "unsupported_media_type",
     416: "range_not_satisfiable",
     422: "validation_failed",
+    426: "upgrade_required",
     429: "too_many_requests",
     503: "not_configured",
 }
@@ -64,6 +68,25 @@ def describe_validation(
     return message, problems
 
 
+def with_problems(message: str, details: dict[str, Any]) -> dict[str, Any]:
+    """``details`` of a 422, given the ``problems`` list if it names a field.
+
+    A handler's own refusal names its ``field``; a client then reads every
+    422 the same way, from ``problems``, as it reads pydantic's.
+    """
+    if "field" not in details or "problems" in details:
+        return details
+    problem = {"field": details["field"], "problem": message, "type": "value_error"}
+    return {**details, "problems": [problem]}
+
+
+def challenge() -> str:
+    """The ``WWW-Authenticate`` value of a 401 (RFC 6750, section 3)."""
+    if g.get("bearer_given"):
+        return 'Bearer realm="crafting-table", error="invalid_token"'
+    return 'Bearer realm="crafting-table"'
+
+
 def _problem(item: dict[str, Any]) -> str:
     if item["type"] == "extra_forbidden":
         return "is not a known field; remove it or check its spelling"
@@ -82,7 +105,15 @@ def install(app: Quart) -> None:
     async def _ours(error: CraftingError) -> Response:
         if error.status >= 500 and error.status != 503:
             logger.error("%s: %s", type(error).__name__, error.message)
-        return error_response(error.status, error.code, error.message, **error.details)
+        details = error.details
+        if error.status == 422:
+            details = with_problems(error.message, details)
+        response = error_response(error.status, error.code, error.message, **details)
+        if error.status == 401:
+            response.headers["WWW-Authenticate"] = challenge()
+        if error.status == 416 and "size" in details:
+            response.headers["Content-Range"] = f"bytes */{details['size']}"
+        return response
 
     @app.errorhandler(RequestSchemaValidationError)
     async def _invalid(error: RequestSchemaValidationError) -> Response:
@@ -96,6 +127,15 @@ def install(app: Quart) -> None:
 
     @app.errorhandler(HTTPException)
     async def _http(error: HTTPException) -> Response:
+        if isinstance(error, WebsocketMismatch):
+            response = error_response(
+                426,
+                "upgrade_required",
+                "this endpoint is a websocket; open it with a websocket client "
+                "(ws:// or wss://)",
+            )
+            response.headers["Upgrade"] = "websocket"
+            return response
         status = error.code or 500
         code = _HTTP_CODES.get(status, "http_error")
         message = {

@@ -23,6 +23,7 @@ from crafting_table.parsers.base import Kind, Severity
 from crafting_table.sarif_export import to_sarif
 from crafting_table.server.access import visible_job
 from crafting_table.server.app import context
+from crafting_table.server.openapi import document_answer
 
 blueprint = Blueprint("findings", __name__)
 
@@ -97,6 +98,11 @@ async def list_findings(job_id: str, query_args: FindingQuery) -> FindingList:
 
 @blueprint.get("/jobs/<job_id>/findings.sarif")
 @validate_querystring(FindingQuery)
+@document_answer(
+    200,
+    "A SARIF 2.1.0 log with one run; its schema is sarif-schema-2.1.0.json.",
+    content={"application/sarif+json": {"schema": {"type": "object"}}},
+)
 async def sarif(job_id: str, query_args: FindingQuery) -> Response:
     """The same findings as a SARIF 2.1.0 log, for code-scanning viewers.
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
 from quart import Blueprint
+from quart_schema import document_response
 
 from crafting_table import __version__
 from crafting_table.errors import CraftingError
@@ -19,7 +21,51 @@ blueprint = Blueprint("health", __name__)
 STATS_TIMEOUT = 0.5
 
 
+class RunnerHealth(BaseModel):
+    """The Runner's queue; every figure is null when it did not answer."""
+
+    queued: int | None
+    running: int | None
+    capacity: int | None
+    started: int | None
+    finished: int | None
+    draining: bool | None
+    error: str | None = Field(
+        default=None, description="Why the figures are missing, if they are."
+    )
+
+
+class ActorHealth(BaseModel):
+    """One supervised actor (or the HTTP front end) and its own figures."""
+
+    name: str
+    restarts: int
+    inbox_depth: int | None
+    last_error: str | None
+    actor: dict[str, Any] | None = Field(
+        description="The actor's statistics; null while it is not running."
+    )
+
+
+class HealthAnswer(BaseModel):
+    """Answer of ``GET /healthz``.
+
+    Sections the service adds by name (``containment``, ``digest``,
+    ``patcher``, ...) follow the fields listed here.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    ok: bool = True
+    status: str = Field(description="Always ok: the service answers.")
+    version: str
+    uptime_secs: float
+    runner: RunnerHealth
+    actors: list[ActorHealth]
+
+
 @blueprint.get("/healthz")
+@document_response(HealthAnswer)
 async def healthz() -> dict[str, Any]:
     """Liveness plus queue and actor statistics."""
     ctx = context()

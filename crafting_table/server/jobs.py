@@ -9,6 +9,7 @@ import trio
 from quart import Blueprint, Response
 from quart_schema import (
     document_response,
+    operation_id,
     validate_querystring,
     validate_request,
     validate_response,
@@ -95,6 +96,7 @@ async def list_jobs(query_args: JobQuery) -> Response:
 
 
 @blueprint.get("/jobs/<job_id>")
+@operation_id("show_job")
 @document_response(JobAnswer)
 async def show(job_id: str) -> Response:
     """A job and the last 200 lines of its log."""

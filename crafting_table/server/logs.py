@@ -20,7 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import trio
+from pydantic import BaseModel, Field
 from quart import Blueprint, Response, request, websocket
+from quart_schema import document_headers, operation_id, validate_querystring
 
 from crafting_table.errors import (
     ApiError,
@@ -37,8 +39,10 @@ from crafting_table.joblog import (
 )
 from crafting_table.ledger import jobs as job_store
 from crafting_table.messages import WatchLog
+from crafting_table.models import Strict
 from crafting_table.server.access import visible_job
 from crafting_table.server.app import WS_SUBPROTOCOL, context
+from crafting_table.server.openapi import ERROR_SCHEMA, document_answer
 
 blueprint = Blueprint("logs", __name__)
 
@@ -47,12 +51,48 @@ CHUNK = 64 * 1024
 # frame per line per watcher.
 FRAME_LINES = 500
 _RANGE = re.compile(r"^bytes=(\d+)-(\d*)$")
+TEXT = {"text/plain": {"schema": {"type": "string"}}}
+LOG_HEADERS = {
+    "Accept-Ranges": "Always bytes.",
+    "X-Log-Size": "The size of the whole log now, in bytes.",
+    "X-Job-Status": "The job's status when the answer started.",
+}
 
 
-def _requested_range(size: int) -> tuple[int, int, bool]:
+class LogQuery(Strict):
+    """Query string of ``GET /jobs/{id}/log``."""
+
+    offset: int | None = Field(
+        default=None,
+        ge=0,
+        description="Start at this byte of the log (206); a Range header wins.",
+    )
+
+
+class LogHeaders(BaseModel):
+    """Request headers ``GET /jobs/{id}/log`` reads."""
+
+    range: str | None = Field(
+        default=None,
+        description="bytes=<start>-[<end>] (206); a start past the end is a 416.",
+    )
+
+
+class FollowHeaders(BaseModel):
+    """Request headers of the websocket handshake, beyond the standard ones."""
+
+    sec_websocket_protocol: str | None = Field(
+        default=None,
+        description=(
+            f"Offer {WS_SUBPROTOCOL!r}, which the answer selects; a browser, "
+            "which cannot send Authorization, adds 'bearer.<token>'."
+        ),
+    )
+
+
+def _requested_range(size: int, offset_arg: int | None) -> tuple[int, int, bool]:
     """(start, end exclusive, partial) from ``?offset=`` or a Range header."""
     header = request.headers.get("Range")
-    offset_arg = request.args.get("offset")
     if header:
         match = _RANGE.match(header.strip())
         if not match:
@@ -63,9 +103,7 @@ def _requested_range(size: int) -> tuple[int, int, bool]:
         end = int(match[2]) + 1 if match[2] else size
         partial = True
     elif offset_arg is not None:
-        if not offset_arg.isdigit():
-            raise BadRequest(f"offset {offset_arg!r} is not a byte count")
-        start, end, partial = int(offset_arg), size, True
+        start, end, partial = offset_arg, size, True
     else:
         return 0, size, False
     if start > size or (start == size and size > 0 and header):
@@ -76,12 +114,33 @@ def _requested_range(size: int) -> tuple[int, int, bool]:
 
 
 @blueprint.get("/jobs/<job_id>/log")
-async def download(job_id: str) -> Response:
-    """The log as plain text, whole or from an offset (``Range`` supported)."""
+@validate_querystring(LogQuery)
+@document_headers(LogHeaders)
+@document_answer(200, "The whole log as it is now.", content=TEXT, headers=LOG_HEADERS)
+@document_answer(
+    206,
+    "The log from ``offset`` or the Range start to its end as it is now.",
+    content=TEXT,
+    headers=LOG_HEADERS | {"Content-Range": "bytes <start>-<end>/<size>"},
+)
+@document_answer(
+    416,
+    "The offset or Range start is past the end of the log.",
+    content={"application/json": {"schema": ERROR_SCHEMA}},
+    headers={"Content-Range": "bytes */<size>"},
+)
+async def download(job_id: str, query_args: LogQuery) -> Response:
+    """The log as plain text, whole or from an offset (``Range`` supported).
+
+    ``?offset=N`` or ``Range: bytes=N-`` answers 206 with the log from byte
+    N, so a client that lost its connection resumes where it stopped; an
+    offset equal to the size answers an empty 206, a Range starting there
+    a 416 (unless the log is empty). A malformed Range is a 400.
+    """
     row = await visible_job(job_id)
     path = context().settings.data_dir / row.log_path
     size = file_size(path)
-    start, end, partial = _requested_range(size)
+    start, end, partial = _requested_range(size, query_args.offset)
 
     async def body() -> AsyncIterator[bytes]:
         position = start
@@ -142,8 +201,36 @@ async def _send_file(path: Path, start: int, end: int, splitter: _Lines) -> None
 
 
 @blueprint.websocket("/jobs/<job_id>/log/ws")
+@operation_id("follow_log")
+@document_headers(FollowHeaders)
+@document_answer(
+    101,
+    "Switching Protocols: the websocket is open and the frames follow.",
+    headers={"Sec-WebSocket-Protocol": f"{WS_SUBPROTOCOL!r} when it was offered."},
+)
+@document_answer(
+    426,
+    "A plain HTTP request, not a websocket handshake.",
+    content={"application/json": {"schema": ERROR_SCHEMA}},
+    headers={"Upgrade": "websocket"},
+)
 async def follow(job_id: str) -> Any:
-    """Tail a job's log live; see the module docstring for the frames."""
+    """Follow a job's log live over a websocket (``ws://`` or ``wss://``).
+
+    A websocket handshake (``Upgrade: websocket``) on this path. The bearer
+    goes in ``Authorization: Bearer <token>``, or, from a browser, which
+    cannot set that header, as the subprotocols ``Sec-WebSocket-Protocol:
+    crafting-table, bearer.<token>``. A refused handshake answers with the
+    usual JSON error (401, 403, 404) instead of 101.
+
+    Every frame is a JSON text message. First the log as it is, then every
+    line as the recipe writes it, in ``{"type": "lines", "lines": ["...",
+    "..."]}`` frames (at most 500 lines each); when the job has ended, one
+    ``{"type": "end", "status": "succeeded", "exit_code": 0,
+    "findings_count": 3}`` frame with its terminal status, then a close with
+    code 1000. A job that already ended sends its whole log and the end
+    frame at once.
+    """
     try:
         row = await visible_job(job_id)
     except ApiError as exc:

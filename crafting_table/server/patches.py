@@ -10,7 +10,12 @@ from __future__ import annotations
 import trio
 from pydantic import BaseModel, Field, ValidationError
 from quart import Blueprint, request
-from quart_schema import document_request, validate_querystring, validate_response
+from quart_schema import (
+    document_request,
+    operation_id,
+    validate_querystring,
+    validate_response,
+)
 
 from crafting_table.errors import ApiError, NotConfigured, NotFound, Unprocessable
 from crafting_table.ledger import patches as patch_store
@@ -173,6 +178,7 @@ async def list_patches(query_args: PatchQuery) -> PatchList:
 
 
 @blueprint.get(f"/patches/<int(max={MAX_ID}):attempt_id>")
+@operation_id("show_patch")
 @validate_response(PatchAnswer)
 async def show(attempt_id: int) -> PatchAnswer:
     """One patch attempt; 404 when missing or not the caller's."""

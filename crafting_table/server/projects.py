@@ -6,7 +6,12 @@ import time
 from urllib.parse import urlsplit
 
 from quart import Blueprint, request
-from quart_schema import validate_querystring, validate_request, validate_response
+from quart_schema import (
+    operation_id,
+    validate_querystring,
+    validate_request,
+    validate_response,
+)
 
 from crafting_table.errors import Unprocessable
 from crafting_table.ledger import projects as project_store
@@ -135,6 +140,7 @@ async def list_projects(query_args: ProjectQuery) -> ProjectList:
 
 
 @blueprint.get("/projects/<name>")
+@operation_id("show_project")
 @validate_response(ProjectAnswer)
 async def show(name: str) -> ProjectAnswer:
     """One project, credentials redacted; 404 when not visible."""

@@ -3,18 +3,31 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import httpx
 import pytest
 import trio
-from trio_websocket import open_websocket_url
+from quart import Quart
+from quart_schema.validation import QUART_SCHEMA_QUERYSTRING_ATTRIBUTE
+from trio_websocket import ConnectionRejected, open_websocket_url
 
 from actors.serve import ServiceHandle
+from crafting_table.server.app import PUBLIC_PATHS, PUBLIC_PREFIXES, create_app
+from crafting_table.server.context import AppContext
 from tests.support import Repo, enqueue, register, run_job, wait_job
 
 # Prints numbered lines for about two seconds, flushing each one.
 TICKER = "i=0; while [ $i -lt 40 ]; do echo line-$i; i=$((i+1)); sleep 0.05; done"
+
+
+def service_app(service: ServiceHandle) -> Quart:
+    """An application like the one ``service`` serves: the same routes."""
+    context = AppContext(
+        settings=service.settings, ledger=service.ledger, runner=service.refs["runner"]
+    )
+    return create_app(context)
 
 
 async def watch(
@@ -120,6 +133,96 @@ async def test_log_download_resumes(admin: httpx.AsyncClient, make_repo: Any) ->
     assert past_end.json()["error"]["code"] == "range_not_satisfiable"
 
 
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [
+        pytest.param("offset=-1", 422, id="negative"),
+        pytest.param("offset=abc", 422, id="not-a-number"),
+        pytest.param("ofset=5", 422, id="misspelt"),
+    ],
+)
+async def test_log_query_is_checked(
+    admin: httpx.AsyncClient, make_repo: Any, query: str, status: int
+) -> None:
+    repo: Repo = make_repo()
+    await register(admin, repo, test="echo hi")
+    job_id = (await run_job(admin, "demo", recipe="test"))["job"]["id"]
+
+    answer = await admin.get(f"/jobs/{job_id}/log?{query}")
+
+    assert answer.status_code == status, answer.text
+    problems = answer.json()["error"]["details"]["problems"]
+    assert problems[0]["field"] == query.split("=")[0]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        pytest.param("GET", "/jobs/{job}/log", id="log"),
+        pytest.param("GET", "/jobs/{job}", id="job"),
+        pytest.param("GET", "/jobs/{job}/findings", id="findings"),
+        pytest.param("GET", "/jobs/{job}/findings.sarif", id="sarif"),
+        pytest.param("GET", "/jobs", id="jobs"),
+        pytest.param("GET", "/projects/demo", id="project"),
+        pytest.param("GET", "/projects", id="projects"),
+        pytest.param("GET", "/patches", id="patches"),
+        pytest.param("GET", "/admin/tokens", id="tokens"),
+        pytest.param("GET", "/digests/2026-01-01", id="digest"),
+        pytest.param("GET", "/healthz", id="healthz"),
+        pytest.param("GET", "/openapi.json", id="openapi"),
+        pytest.param("POST", "/jobs/{job}/retry", id="retry"),
+        pytest.param("DELETE", "/projects/demo", id="delete"),
+    ],
+)
+async def test_unknown_query_parameters_are_refused(
+    admin: httpx.AsyncClient, make_repo: Any, method: str, path: str
+) -> None:
+    repo: Repo = make_repo()
+    await register(admin, repo, test="echo hi")
+    job_id = (await run_job(admin, "demo", recipe="test"))["job"]["id"]
+    url = path.format(job=job_id) + "?ofset=5&x=1"
+
+    answer = await admin.request(method, url)
+
+    assert answer.status_code == 422, answer.text
+    error = answer.json()["error"]
+    assert error["code"] == "validation_failed"
+    assert "'ofset'" in error["message"]
+    assert [p["field"] for p in error["details"]["problems"]] == ["ofset", "x"]
+    assert (await admin.get(f"/jobs/{job_id}")).json()["job"]["retry_of"] is None
+
+
+async def test_websocket_refuses_unknown_query_parameters(
+    service: ServiceHandle, admin: httpx.AsyncClient, make_repo: Any
+) -> None:
+    repo: Repo = make_repo()
+    await register(admin, repo, test="echo hi")
+    job_id = (await run_job(admin, "demo", recipe="test"))["job"]["id"]
+    url = service.url.replace("http://", "ws://") + f"/jobs/{job_id}/log/ws?x=1"
+    headers = [(b"Authorization", f"Bearer {service.admin_bearer}".encode())]
+
+    with pytest.raises(ConnectionRejected) as rejected:
+        async with open_websocket_url(url, extra_headers=headers):
+            pass
+
+    assert rejected.value.status_code == 422
+    assert b"'x'" in (rejected.value.body or b"")
+
+
+async def test_every_query_model_refuses_unknown_names(
+    service: ServiceHandle,
+) -> None:
+    models = [
+        getattr(view, QUART_SCHEMA_QUERYSTRING_ATTRIBUTE)
+        for view in service_app(service).view_functions.values()
+        if hasattr(view, QUART_SCHEMA_QUERYSTRING_ATTRIBUTE)
+    ]
+
+    assert len(models) >= 5
+    for model in models:
+        assert model.model_config.get("extra") == "forbid", model
+
+
 async def test_tail_is_the_last_200_lines(
     admin: httpx.AsyncClient, make_repo: Any
 ) -> None:
@@ -208,32 +311,100 @@ async def test_undefined_recipe_is_named(
     assert answer.json()["error"]["details"]["field"] == "recipe"
 
 
+def app_operations(service: ServiceHandle) -> set[tuple[str, str]]:
+    """(path as OpenAPI writes it, method) of every route the app serves."""
+    operations = set()
+    for rule in service_app(service).url_map.iter_rules():
+        path = re.sub(r"<(?:[^:]*:)?([^>]+)>", r"{\1}", rule.rule)
+        methods = {"GET"} if rule.websocket else rule.methods or set()
+        for method in methods - {"HEAD", "OPTIONS"}:
+            operations.add((path, method.lower()))
+    return operations
+
+
 async def test_openapi_describes_every_route(
     service: ServiceHandle, admin: httpx.AsyncClient
 ) -> None:
     document = (await admin.get("/openapi.json")).json()
-    docs = await admin.get("/docs")
 
     paths = document["paths"]
-    for path, method in [
-        ("/projects", "post"),
-        ("/projects/{name}", "put"),
-        ("/projects/{name}/jobs", "post"),
-        ("/jobs", "get"),
-        ("/jobs/{job_id}", "get"),
-        ("/jobs/{job_id}/findings", "get"),
-        ("/admin/tokens", "post"),
-        ("/patches", "get"),
-    ]:
-        operation = paths[path][method]
-        assert "default" in operation["responses"]
-        assert any(str(code).startswith("2") for code in operation["responses"])
+    described = {(path, method) for path, ops in paths.items() for method in ops}
+    assert described == app_operations(service)
+    ids = [op["operationId"] for ops in paths.values() for op in ops.values()]
+    assert sorted(ids) == sorted(set(ids))
+    for path, method in described:
+        codes = set(paths[path][method]["responses"])
+        assert "default" in codes, (path, method)
+        assert any(c.startswith("2") or c == "101" for c in codes), (path, method)
     body = paths["/projects"]["post"]["requestBody"]["content"]["application/json"]
     assert {"name", "git_url", "subprojects"} <= set(body["schema"]["properties"])
     assert body["schema"]["additionalProperties"] is False
-    assert paths["/healthz"]["get"]["security"] == []
+    for public in ("/healthz", "/metrics", "/openapi.json", "/docs"):
+        assert paths[public]["get"]["security"] == [], public
+    assert paths["/hooks/gitea/{name}"]["post"]["security"] == []
+    assert "security" not in paths["/jobs"]["get"]
+
+
+async def test_openapi_describes_answers_that_are_not_json(
+    admin: httpx.AsyncClient,
+) -> None:
+    paths = (await admin.get("/openapi.json")).json()["paths"]
+
+    log = paths["/jobs/{job_id}/log"]["get"]
+    assert {"offset", "range"} <= {p["name"] for p in log["parameters"]}
+    assert {"200", "206", "416"} <= set(log["responses"])
+    assert "text/plain" in log["responses"]["206"]["content"]
+    assert "Content-Range" in log["responses"]["206"]["headers"]
+    assert "text/plain" in paths["/metrics"]["get"]["responses"]["200"]["content"]
+    assert "text/html" in paths["/docs"]["get"]["responses"]["200"]["content"]
+    sarif = paths["/jobs/{job_id}/findings.sarif"]["get"]["responses"]["200"]
+    assert "application/sarif+json" in sarif["content"]
+    health = paths["/healthz"]["get"]["responses"]["200"]["content"]
+    assert health["application/json"]["schema"]["title"] == "HealthAnswer"
+
+
+async def test_openapi_describes_the_websocket(admin: httpx.AsyncClient) -> None:
+    paths = (await admin.get("/openapi.json")).json()["paths"]
+
+    follow = paths["/jobs/{job_id}/log/ws"]["get"]
+    text = follow["summary"] + follow["description"]
+    assert "101" in follow["responses"]
+    assert "sec-websocket-protocol" in {p["name"] for p in follow["parameters"]}
+    assert "Authorization: Bearer <token>" in text
+    assert "crafting-table, bearer.<token>" in text
+    assert '{"type": "lines", "lines":' in text
+    assert '{"type": "end", "status":' in text
+    assert "exit_code" in text
+    assert "findings_count" in text
+
+
+async def test_plain_get_on_the_websocket_is_a_426(admin: httpx.AsyncClient) -> None:
+    answer = await admin.get("/jobs/nope/log/ws")
+
+    assert answer.status_code == 426
+    assert answer.headers["Upgrade"] == "websocket"
+    assert answer.json()["error"]["code"] == "upgrade_required"
+
+
+async def test_docs_page_shows_models_and_public_paths(
+    admin: httpx.AsyncClient,
+) -> None:
+    docs = await admin.get("/docs")
+
     assert docs.headers["content-type"].startswith("text/html")
     assert "POST /projects/{name}/jobs" in docs.text
+    assert "GET /jobs/{job_id}/log/ws" in docs.text
+    assert "``" not in docs.text
+    assert "<code>on_push</code> recipes run" in docs.text
+    assert "Body (application/json): <a href='#ProjectIn'>ProjectIn</a>" in docs.text
+    models = docs.text[docs.text.index("<h2>Models</h2>") :]
+    project_in = models[models.index("id='ProjectIn'") :]
+    project_in = project_in[: project_in.index("</ul>")]
+    for field in ("name", "git_url", "subprojects", "webhook_secret"):
+        assert f"<code>{field}</code>" in project_in
+    intro = docs.text[: docs.text.index("<h3>")]
+    for public in (*PUBLIC_PATHS, *PUBLIC_PREFIXES):
+        assert f"<code>{public}</code>" in intro
 
 
 async def test_jobs_pages_with_a_cursor(
