@@ -17,7 +17,9 @@
 #
 # Each check runs in its own folder under one temporary folder (removed on
 # exit), with its own package caches there, so a run neither needs nor
-# touches the shared caches of the service.
+# touches the shared caches of the service. The build tools that fetch
+# plugins or packages (Maven, Gradle, .NET) keep them in SMOKE_CACHE_DIR
+# instead when it names a folder, so that a second run fetches nothing.
 
 # The check_* functions are called by name (check_$name), which shellcheck
 # cannot follow: it would call them unreachable (SC2317 up to 0.10, SC2329
@@ -64,6 +66,12 @@ pick() {
         fi
     done
     return 1
+}
+
+# Print the package cache folder named $1: under SMOKE_CACHE_DIR when it is
+# set, so that a second run downloads nothing, else in the check's folder.
+cache_dir() {
+    printf '%s/%s\n' "${SMOKE_CACHE_DIR:-$PWD/cache}" "$1"
 }
 
 # Run a program and fail unless its standard output holds the greeting.
@@ -200,14 +208,51 @@ check_java21() {
     expect 'hello from java 21' "$JAVA_HOME_21/bin/java" -cp classes Hello
 }
 
+# The hello-world program where Maven and Gradle look for sources, greeting
+# from $1.
+write_java_project() {
+    mkdir -p src/main/java || exit 1
+    write_java
+    sed "s/hello from java/hello from $1/" Hello.java >src/main/java/Hello.java ||
+        exit 1
+    rm Hello.java
+}
+
 check_maven() {
-    need mvn
-    MAVEN_OPTS="-Dmaven.repo.local=$PWD/m2" mvn --batch-mode --version
+    need mvn javac java
+    write_java_project maven
+    # No plugin is named: the versions Maven binds by default compile Java
+    # 17, and "compile" (not "package") keeps the downloads to two plugins.
+    cat >pom.xml <<'EOF'
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>smoke</groupId>
+  <artifactId>hello</artifactId>
+  <version>1</version>
+  <properties>
+    <project.build.sourceEncoding>UTF-8</project.build.sourceEncoding>
+    <maven.compiler.source>17</maven.compiler.source>
+    <maven.compiler.target>17</maven.compiler.target>
+  </properties>
+</project>
+EOF
+    MAVEN_OPTS="-Dmaven.repo.local=$(cache_dir maven)" \
+        mvn --batch-mode --no-transfer-progress --quiet compile || exit 1
+    expect 'hello from maven' java -cp target/classes Hello
 }
 
 check_gradle() {
-    need gradle
-    GRADLE_USER_HOME=$PWD/gradle-home gradle --no-daemon --version
+    need gradle java
+    write_java_project gradle
+    # The application plugin ships with Gradle: nothing is downloaded.
+    echo "rootProject.name = 'hello'" >settings.gradle
+    cat >build.gradle <<'EOF'
+plugins { id 'application' }
+application { mainClass = 'Hello' }
+EOF
+    GRADLE_USER_HOME=$(cache_dir gradle)
+    export GRADLE_USER_HOME
+    expect 'hello from gradle' gradle --no-daemon --quiet --console=plain run
 }
 
 check_kotlin() {
@@ -226,7 +271,7 @@ check_swift() {
 
 check_dotnet() {
     need dotnet
-    DOTNET_CLI_HOME=$PWD/dotnet-home NUGET_PACKAGES=$PWD/nuget
+    DOTNET_CLI_HOME=$PWD/dotnet-home NUGET_PACKAGES=$(cache_dir nuget)
     DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
     export DOTNET_CLI_HOME NUGET_PACKAGES DOTNET_CLI_TELEMETRY_OPTOUT DOTNET_NOLOGO
     export DOTNET_SKIP_FIRST_TIME_EXPERIENCE
@@ -350,7 +395,13 @@ check_shellcheck() {
 }
 
 check_shfmt() { version_of shfmt --version; }
-check_nix() { version_of nix --version; }
+check_nix() {
+    need nix-instantiate
+    # Evaluation in read-only mode: it needs neither the network nor write
+    # access to the store, which belongs to the recipe user.
+    expect 'hello from nix' nix-instantiate --readonly-mode --eval \
+        --expr 'builtins.concatStringsSep " " [ "hello" "from" "nix" ]'
+}
 check_git() { version_of git --version; }
 
 check_jq() {

@@ -116,6 +116,58 @@ def test_machine_toolchains_run_green() -> None:
     assert lines == [f"GREEN {name}" for name in wanted] + [BANNER]
 
 
+@pytest.mark.slow
+def test_maven_compiles_and_runs_with_a_kept_cache(tmp_path: Path) -> None:
+    require("mvn", "javac", "java")
+    env = {**os.environ, "SMOKE_CACHE_DIR": str(tmp_path / "cache")}
+
+    first = smoke("--only", "maven", env=env, timeout=300)
+    second = smoke("--only", "maven", env=env)
+
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert first.stdout.splitlines() == ["GREEN maven", BANNER]
+    assert list((tmp_path / "cache" / "maven").iterdir())
+    assert second.stdout.splitlines() == ["GREEN maven", BANNER]
+
+
+def test_maven_that_builds_nothing_is_red(tmp_path: Path) -> None:
+    env = {**bare_path(tmp_path, "sed"), "SMOKE_CACHE_DIR": "/kept"}
+    fake_tool(tmp_path, "javac", "exit 0")
+    fake_tool(tmp_path, "java", 'echo "Error: main class Hello not found" >&2\nexit 1')
+    fake_tool(tmp_path, "mvn", f'echo "$MAVEN_OPTS $*" >"{tmp_path}/mvn.args"')
+
+    done = smoke("--only", "maven", env=env)
+
+    assert done.returncode == 1
+    assert done.stdout.splitlines()[0] == "RED maven: Error: main class Hello not found"
+    assert (tmp_path / "mvn.args").read_text().split() == [
+        "-Dmaven.repo.local=/kept/maven",
+        "--batch-mode",
+        "--no-transfer-progress",
+        "--quiet",
+        "compile",
+    ]
+
+
+def test_gradle_runs_the_application_it_was_given(tmp_path: Path) -> None:
+    # No Gradle here: a stand-in that runs only the project smoke.sh writes.
+    env = {**bare_path(tmp_path, "sed", "grep"), "SMOKE_CACHE_DIR": "/kept"}
+    fake_tool(tmp_path, "java", "exit 0")
+    fake_tool(
+        tmp_path,
+        "gradle",
+        '[ "$GRADLE_USER_HOME $*" = "/kept/gradle --no-daemon --quiet'
+        ' --console=plain run" ] || exit 9\n'
+        "grep -q \"mainClass = 'Hello'\" build.gradle || exit 8\n"
+        "grep -q 'hello from gradle' src/main/java/Hello.java || exit 7\n"
+        'echo "hello from gradle 17"',
+    )
+
+    done = smoke("--only", "gradle", env=env)
+
+    assert done.stdout.splitlines() == ["GREEN gradle", BANNER]
+
+
 @pytest.mark.parametrize(
     ("check", "command"),
     [
@@ -125,8 +177,25 @@ def test_machine_toolchains_run_green() -> None:
         ("java", "javac"),
         ("swift", "swiftc"),
         ("clippy", "cargo"),
+        ("maven", "mvn"),
+        ("gradle", "gradle"),
+        ("kotlin", "kotlinc"),
+        ("dotnet", "dotnet"),
+        ("nix", "nix-instantiate"),
     ],
-    ids=["go", "rust", "node", "java", "swift", "clippy"],
+    ids=[
+        "go",
+        "rust",
+        "node",
+        "java",
+        "swift",
+        "clippy",
+        "maven",
+        "gradle",
+        "kotlin",
+        "dotnet",
+        "nix",
+    ],
 )
 def test_absent_toolchain_is_red(tmp_path: Path, check: str, command: str) -> None:
     done = smoke("--only", check, env=bare_path(tmp_path))
