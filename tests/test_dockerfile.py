@@ -287,6 +287,21 @@ def test_every_fetch_saves_to_a_file_first() -> None:
     assert len(fetches) == len(DOWNLOADS)
 
 
+def test_no_instruction_fetches_past_the_checks() -> None:
+    # ADD with a URL, or an image pulled in by COPY --from, would bring in
+    # bytes that no RUN instruction gets to check.
+    fetching = [
+        i
+        for i in INSTRUCTIONS
+        if (i.keyword == "ADD" and re.search(r"\b(https?|git)://|git@", i.args))
+        or (i.keyword == "COPY" and "--from=" in i.args)
+    ]
+    froms = [i for i in INSTRUCTIONS if i.keyword == "FROM"]
+
+    assert not fetching
+    assert len(froms) == 1
+
+
 def test_downloads_are_found() -> None:
     # Node, Go, rustup, Temurin, Gradle, Kotlin, .NET, Swift, Nix.
     assert len(ARCHIVES) == 9
