@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -126,6 +127,59 @@ async def _patch_and_digest_rows(service: ServiceHandle) -> None:
             )
 
     await service.ledger.write(add)
+
+
+@pytest.mark.parametrize(
+    ("max_jobs", "per_project"),
+    [(1, None), (4, 1)],
+    ids=["global-slot", "project-limit"],
+)
+async def test_queue_depth_while_a_job_waits_behind_a_held_one(
+    settings: Settings,
+    make_repo: Any,
+    tmp_path: Path,
+    max_jobs: int,
+    per_project: int | None,
+) -> None:
+    gate = tmp_path / "gate"
+    repo: Repo = make_repo()
+    spec: dict[str, Any] = {
+        "name": "demo",
+        "git_url": repo.url,
+        "subprojects": [
+            {"test": f"until [ -e {gate} ]; do sleep 0.02; done", "lint": "true"}
+        ],
+    }
+    if per_project is not None:
+        spec["max_concurrent_jobs"] = per_project
+    limited = settings.model_copy(update={"max_jobs": max_jobs})
+
+    async with running(limited) as (handle, client):
+        answer = await client.post("/projects", json=spec)
+        assert answer.status_code == 201, answer.text
+        held = await enqueue(client, "demo", recipe="test")
+        waiting = await enqueue(client, "demo", recipe="lint")
+        # Once the held job runs, the only slot it may use is taken, so the
+        # other job can be nowhere but in the queue.
+        with trio.fail_after(20):
+            while (await client.get(f"/jobs/{held}")).json()["job"][
+                "status"
+            ] != "running":
+                await trio.sleep(0.05)
+        during = await scrape(handle)
+        status = (await client.get(f"/jobs/{waiting}")).json()["job"]["status"]
+        gate.touch()
+        await wait_job(client, held)
+        await wait_job(client, waiting)
+        after = await scrape(handle)
+
+    assert status == "queued"
+    assert value(during, "crafting_queue_depth") == 1
+    assert value(during, "crafting_running_jobs") == 1
+    assert value(during, "crafting_job_slots") == max_jobs
+    assert value(after, "crafting_queue_depth") == 0
+    assert value(after, "crafting_running_jobs") == 0
+    assert value(after, "crafting_jobs_total", status="succeeded", recipe="lint") == 1
 
 
 async def test_metrics_are_for_the_lan_only(service: ServiceHandle) -> None:
