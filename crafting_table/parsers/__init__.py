@@ -28,6 +28,10 @@ recipe; text formats only the recipes that print them)::
     typescript  eslint, npm audit (any); tsc (build, lint, test)
     javascript  the same as typescript
     shell       shellcheck, JSON and text (any)
+    ruby        rubocop JSON, bundler-audit JSON (any)
+    php         composer audit JSON (any)
+    c, cpp      GCC and Clang diagnostics (build, lint, test)
+    swift       swiftc diagnostics, GCC's format (build, lint, test)
 
 The log is read once, line by line, whatever its size; see
 :mod:`~crafting_table.parsers.jsonstream`. No parser raises on a bad log: a
@@ -40,11 +44,14 @@ import logging
 from collections.abc import Iterator
 
 from crafting_table.parsers.base import Finding, ParseContext, ToolParser
+from crafting_table.parsers.bundler_audit import BundlerAuditParser
 from crafting_table.parsers.cargo_audit import CargoAuditParser
 from crafting_table.parsers.cargo_test import CargoTestParser
 from crafting_table.parsers.checkstyle import CheckstyleParser
 from crafting_table.parsers.clippy import ClippyParser
+from crafting_table.parsers.composer_audit import ComposerAuditParser
 from crafting_table.parsers.eslint import EslintParser
+from crafting_table.parsers.gcc import GccParser
 from crafting_table.parsers.generic import recipe_failure
 from crafting_table.parsers.gotest import GoTestParser
 from crafting_table.parsers.govet import GoVetParser
@@ -55,6 +62,7 @@ from crafting_table.parsers.mypy import MypyJsonParser, MypyTextParser
 from crafting_table.parsers.npm_audit import NpmAuditParser
 from crafting_table.parsers.pip_audit import PipAuditParser
 from crafting_table.parsers.pytest_log import PytestParser
+from crafting_table.parsers.rubocop import RubocopParser
 from crafting_table.parsers.ruff import RuffParser, RuffTextParser
 from crafting_table.parsers.rustc import RustcParser
 from crafting_table.parsers.sarif import SarifParser
@@ -89,6 +97,11 @@ PARSERS: dict[str, tuple[type[ToolParser], ...]] = {
     "typescript": _TYPESCRIPT,
     "javascript": _TYPESCRIPT,
     "shell": (ShellcheckParser,),
+    "ruby": (RubocopParser, BundlerAuditParser),
+    "php": (ComposerAuditParser,),
+    "c": (GccParser,),
+    "cpp": (GccParser,),
+    "swift": (GccParser,),
 }
 """Tool parsers per language, in the order their findings are listed."""
 
