@@ -135,4 +135,15 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (project_name, schedule_key)
     );
     """,
+    # 3: each project's recipe identity (uid and gid = base + slot). A slot
+    # is never handed out twice, even after its project is deleted: what a
+    # deleted project's recipes left outside its folders (in /tmp, say)
+    # must not become readable to the next project.
+    """
+    CREATE TABLE recipe_identities (
+        slot INTEGER PRIMARY KEY AUTOINCREMENT,
+        project_name TEXT NOT NULL UNIQUE
+            REFERENCES projects(name) ON DELETE CASCADE
+    );
+    """,
 ]
