@@ -81,11 +81,22 @@ class Settings(BaseSettings):
     # Jobs and their processes.
     max_log_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # Webhook deliveries only: GitHub caps a delivery at 25 MB and a push
+    # listing thousands of changed files comes near it, far above what an
+    # API call needs.
+    max_hook_body_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
     kill_grace_secs: float = Field(default=10.0, ge=0)
     shutdown_grace_secs: float = Field(default=20.0, ge=0)
     git_timeout_secs: float = Field(default=600.0, gt=0)
     recipe_env: CsvList = Field(default_factory=lambda: list(DEFAULT_RECIPE_ENV))
     recipe_user: str | None = None
+    # With a recipe user, each project's recipes run as uid and gid
+    # base + its slot (1, 2, ...), count slots in all; base 0 runs every
+    # project as the recipe user itself. 200000 sits above the ids that
+    # hosts give their users and system accounts, and its 65536 fit one
+    # subordinate-id block.
+    recipe_uid_base: int = Field(default=200_000, ge=0, le=2**31 - 1)
+    recipe_uid_count: int = Field(default=65_536, ge=1, le=2**24)
     # Per-job limits for subprojects that set none; 0 means no limit.
     default_memory_mb: int = Field(default=4096, ge=0, le=1024 * 1024)
     default_pids: int = Field(default=4096, ge=0, le=1_000_000)
