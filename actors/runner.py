@@ -7,8 +7,8 @@ that one project's burst cannot starve the others. A periodic look at the
 queue covers a wake-up that never came.
 
 One job: fetch the project's clone, resolve the commit, add a worktree,
-run the recipe through the executor (which confines it: its own user,
-control groups and limits where the host has them) with its output
+run the recipe through the executor (which confines it: its project's own
+identity, control groups and limits where the host has them) with its output
 streamed into the log, stop it at its deadline or on cancel (SIGTERM, a
 grace period, SIGKILL, then everything the recipe left), hand the finished
 job to the Parser, and remove the worktree. The log and the job's error
@@ -38,7 +38,7 @@ from crafting_table.errors import ActorError, CraftingError, GitError, leaves
 from crafting_table.executor import Executor, JobLimits, Launch, RecipeProcess
 from crafting_table.jobenv import recipe_env
 from crafting_table.joblog import LogFeed, LogWriter, file_size
-from crafting_table.ledger import Ledger
+from crafting_table.ledger import Ledger, identities
 from crafting_table.ledger import jobs as job_store
 from crafting_table.ledger import projects as project_store
 from crafting_table.ledger.jobs import JobRow, QueueHead
@@ -53,6 +53,7 @@ from crafting_table.messages import (
     Tick,
     WatchLog,
 )
+from crafting_table.recipe_ids import ProjectIdentity
 from crafting_table.urls import redact_url
 from crafting_table.workspace import Remote, Workspace, no_local_repositories
 
@@ -274,7 +275,8 @@ class Runner(Actor):
                 await entry.done.wait()
         await self.deps.workspace.remove_project(project)
         await self.deps.workspace.remove_path(self.settings.logs_dir / project)
-        logger.info("project %s deleted: logs and clone removed", project)
+        await self.deps.executor.forget(project)
+        logger.info("project %s deleted: logs, clone and caches removed", project)
 
     async def _sweep_stranded(self) -> None:
         for job in await self.deps.ledger.read(job_store.stranded):
@@ -349,7 +351,8 @@ class Runner(Actor):
             f"recipe {job.recipe}"
         )
         project = await self.deps.ledger.read(project_store.get, job.project_name)
-        if project is None:
+        identity = await self._identity(job.project_name)
+        if project is None or identity is None:
             raise GitError(f"project {job.project_name!r} was deleted")
         remote = Remote.from_git_url(
             project.spec.git_url, await self.deps.allow_file(project.owner)
@@ -395,7 +398,13 @@ class Runner(Actor):
                 try:
                     async with trio.open_nursery() as nursery:
                         nursery.start_soon(
-                            self._ready, job, workdir, env, [worktree, reports], launch
+                            self._ready,
+                            job,
+                            identity,
+                            workdir,
+                            env,
+                            [worktree, reports],
+                            launch,
                         )
                         with outcome.step("checkout"):
                             worktree, sha = await workspace.checkout(
@@ -424,9 +433,17 @@ class Runner(Actor):
     def _reports_dir(self, job: JobRow) -> Path:
         return self.deps.workspace.project_dir(job.project_name) / f"{job.id}.reports"
 
+    async def _identity(self, project: str) -> ProjectIdentity | None:
+        """The project's recipe identity; its slot is given on its first job."""
+        slot = await self.deps.ledger.read(identities.slot, project)
+        if slot is None:
+            slot = await self.deps.ledger.write(identities.assign, project)
+        return None if slot is None else ProjectIdentity(project, slot)
+
     async def _ready(
         self,
         job: JobRow,
+        identity: ProjectIdentity,
         workdir: Path,
         env: dict[str, str],
         owned: list[Path],
@@ -442,6 +459,7 @@ class Runner(Actor):
                 limits=_limits(job),
                 owned=owned,
                 shared=with_clone,
+                project=identity,
             )
         )
 

@@ -3,18 +3,32 @@
 One :class:`Containment` is set up at start (:meth:`Containment.setup`) and
 used by the local executor for every recipe. It holds two things:
 
-* **The recipe's identity.** With ``CRAFTING_RECIPE_USER`` set, recipes run
-  as that user, with its primary group only and a ``HOME`` of its own. The
-  data folder (ledger, admin bearer, logs) stays private to the service;
-  bare clones stay the service's and become readable to the recipe user
-  only while a job of their project runs; a job's worktree and report
-  folder are handed to the recipe user for the job and taken back after.
-  Unset, recipes run as the service's own user, which is the laptop case
-  that ``docs/containment.md`` describes.
+* **The recipe's identity.** With ``CRAFTING_RECIPE_USER`` set, each
+  project's recipes run as an id of their own, ``CRAFTING_RECIPE_UID_BASE``
+  plus the project's slot, with that id as their only group, a ``HOME``,
+  ``TMPDIR`` and package caches of their own (:mod:`crafting_table.recipe_ids`)
+  and a umask that keeps what they write in shared places (``/tmp``) to
+  themselves. The data folder (ledger, admin bearer, logs) stays private
+  to the service; bare clones stay the service's and become readable to
+  the project's id only while a job of that project runs; a job's worktree
+  and report folder are handed to the project's id for the job and taken
+  back after. So one project's recipe can neither read another's files
+  nor signal or trace its processes, even while both run.
+
+  The named user stays the switch that turns this on, and its name is the
+  one recipes see in ``USER`` and ``LOGNAME``. Recipes run as the named
+  user itself only where the ids are turned off
+  (``CRAFTING_RECIPE_UID_BASE=0``, for a user namespace that maps too few
+  ids: then all projects share it and its caches, and a recipe can reach
+  another project's running job) or for a recipe that belongs to no project
+  (none in the service; the executor allows it). Unset, recipes run as the
+  service's own user, which is the laptop case that
+  ``docs/containment.md`` describes.
 * **Limits and membership**, from the control groups that
   :mod:`crafting_table.cgroups` detects. Where there are none, the process
-  limit becomes ``RLIMIT_NPROC`` of the recipe user (when there is one),
-  and the executor finds stray processes by their environment mark.
+  limit becomes ``RLIMIT_NPROC`` of the recipe's uid (with a recipe
+  user: per project with per-project ids), and the executor finds stray
+  processes by their environment mark.
 
 Folder walks here never follow a symlink (``os.fwalk`` with
 ``follow_symlinks=False``, ``lchown``), because recipes write the trees
@@ -39,7 +53,13 @@ from typing import Any
 from crafting_table.cgroups import CgroupLayout, detect, instance_name
 from crafting_table.config import Settings
 from crafting_table.errors import ConfigError
-from crafting_table.jobenv import CACHE_VARIABLES
+from crafting_table.jobenv import CACHE_VARIABLES, cache_variables
+from crafting_table.recipe_ids import (
+    IdRange,
+    ProjectIdentity,
+    prepare_project_folder,
+    prepare_projects_folder,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -57,16 +77,25 @@ NEEDED_CAPABILITIES = {
 OWNED_MODE = 0o700
 CLONE_SHARED_MODE = 0o750
 CLONE_PRIVATE_MODE = 0o700
+# Files a recipe makes outside its own folders (in /tmp, /dev/shm) are its
+# id's alone: tools that ignore TMPDIR would otherwise leave them readable
+# to every other project's recipes.
+RECIPE_UMASK = 0o077
 
 
 @dataclass(frozen=True, slots=True)
 class RecipeUser:
-    """The unprivileged user recipes run as."""
+    """An unprivileged identity that recipes run as.
+
+    ``folder`` is the project's own folder (which holds ``home``, ``tmp``
+    and the package caches) for a per-project id, None for the named user.
+    """
 
     name: str
     uid: int
     gid: int
     home: Path
+    folder: Path | None = None
 
     @classmethod
     def lookup(cls, name: str, cache_dir: Path) -> RecipeUser:
@@ -185,12 +214,17 @@ class Containment:
         self,
         *,
         user: RecipeUser | None = None,
+        ids: IdRange | None = None,
+        projects_dir: Path | None = None,
         cgroups: CgroupLayout | None = None,
         default_memory_mb: int = 0,
         default_pids: int = 0,
         capability_drop: str = "",
     ) -> None:
         self.user = user
+        # Both or neither: the ids and the folder their projects keep.
+        self.ids = ids if user is not None and projects_dir is not None else None
+        self.projects_dir = projects_dir
         self.capability_drop = capability_drop
         self.cgroups = cgroups or CgroupLayout("none", note="not set up")
         self.default_memory_mb = default_memory_mb or None
@@ -205,11 +239,12 @@ class Containment:
 
         ``settings`` must hold absolute folders. Raises :class:`ConfigError`
         when ``CRAFTING_RECIPE_USER`` is set but cannot be used (unknown
-        user, missing privileges, folders it could reach or not reach), or
-        when a ``CRAFTING_CONTAINMENT`` mode is asked for that the host
-        does not offer.
+        user, missing privileges, folders it could reach or not reach, an
+        id range that is taken or not mapped), or when a
+        ``CRAFTING_CONTAINMENT`` mode is asked for that the host does not
+        offer.
         """
-        user = None
+        user = ids = projects_dir = None
         if settings.recipe_user:
             missing = missing_capabilities()
             if missing:
@@ -219,12 +254,22 @@ class Containment:
                     f"{os.geteuid()} without them"
                 )
             user = RecipeUser.lookup(settings.recipe_user, settings.cache_dir)
-            _check_folders(settings, user)
-            _prepare_caches(settings.cache_dir, user)
+            if settings.recipe_uid_base:
+                ids = IdRange(settings.recipe_uid_base, settings.recipe_uid_count)
+                ids.check(_reserved_ids(user))
+                # Any project's id reaches what the first one reaches.
+                first = ProjectIdentity("", 1)
+                _check_folders(settings, _project_user(user, ids, first, Path()))
+                projects_dir = prepare_projects_folder(settings.cache_dir)
+            else:
+                _check_folders(settings, user)
+                _prepare_caches(settings.cache_dir, user)
             drop = capability_drop()
         layout = detect(instance_name(settings.data_dir), settings.containment)
         containment = cls(
             user=user,
+            ids=ids,
+            projects_dir=projects_dir,
             cgroups=layout,
             default_memory_mb=settings.default_memory_mb,
             default_pids=settings.default_pids,
@@ -233,7 +278,7 @@ class Containment:
         logger.info(
             "containment: %s, recipes run as %s (%s)",
             layout.mode,
-            user.name if user else "the service's user",
+            _describe(user, ids),
             layout.note,
         )
         return containment
@@ -242,6 +287,33 @@ class Containment:
     def mode(self) -> str:
         """The control group mode: cgroup2, hybrid, cgroup1 or none."""
         return self.cgroups.mode
+
+    def identity(self, project: ProjectIdentity | None) -> RecipeUser | None:
+        """Who runs the recipes of ``project``.
+
+        None (the service's own user) without a recipe user; the project's
+        own id with per-project ids on and a project given; the named user
+        otherwise. Raises :class:`ContainmentError` for a slot past the
+        range.
+        """
+        if self.user is None or self.ids is None or project is None:
+            return self.user
+        assert self.projects_dir is not None
+        return _project_user(self.user, self.ids, project, self.projects_dir)
+
+    def prepare(self, user: RecipeUser | None) -> None:
+        """Make ``user``'s project folder with its ``home`` and ``tmp``.
+
+        Nothing to do for the named user or none. Blocks. Raises
+        :class:`ContainmentError` when the folders cannot be made.
+        """
+        if user is None or user.folder is None:
+            return
+        prepare_project_folder(user.folder.parent, user.folder.name, user.uid, user.gid)
+
+    def project_folder(self, project: str) -> Path | None:
+        """The folder ``project`` keeps between jobs, if ids are per project."""
+        return None if self.projects_dir is None else self.projects_dir / project
 
     def limits(
         self, memory_mb: int | None, pids: int | None
@@ -252,8 +324,11 @@ class Containment:
     def process_rlimit(self, pids: int | None) -> int | None:
         """The ``RLIMIT_NPROC`` to set where no control group limits processes.
 
-        The limit counts every process of the recipe user, so concurrent
-        jobs share it; root would ignore it, hence only with a recipe user.
+        The kernel counts every process of the recipe's uid against it.
+        With per-project ids that is every process of the project: its
+        concurrent jobs share the limit, and no other project's jobs count
+        (with the named user for all, every running recipe counts). Root
+        would ignore it, hence only with a recipe user.
         """
         if self.user is None or "pids" in self.cgroups.controllers:
             return None
@@ -265,6 +340,9 @@ class Containment:
         return {
             "mode": self.mode,
             "recipe_user": self.user.name if self.user else None,
+            "recipe_ids": {"base": self.ids.base, "count": self.ids.count}
+            if self.ids
+            else None,
             "controllers": sorted(controllers),
             "process_limit": "cgroup"
             if "pids" in controllers
@@ -277,26 +355,43 @@ class Containment:
             "note": self.cgroups.note,
         }
 
-    def spawn_options(self) -> dict[str, Any]:
-        """Keyword arguments for ``subprocess`` that switch to the recipe user."""
-        if self.user is None:
+    def spawn_options(self, user: RecipeUser | None) -> dict[str, Any]:
+        """Keyword arguments for ``subprocess`` that switch to ``user``."""
+        if user is None:
             return {}
         # extra_groups=[] makes the child drop the service's supplementary
         # groups (subprocess keeps them when it is not given).
-        return {"user": self.user.uid, "group": self.user.gid, "extra_groups": []}
+        return {
+            "user": user.uid,
+            "group": user.gid,
+            "extra_groups": [],
+            "umask": RECIPE_UMASK,
+        }
 
-    def environment(self, env: dict[str, str], owned: Iterable[Path]) -> dict[str, str]:
-        """``env`` with the recipe user's ``HOME`` and names, and git's trust.
+    def environment(
+        self, env: dict[str, str], owned: Iterable[Path], user: RecipeUser | None
+    ) -> dict[str, str]:
+        """``env`` with ``user``'s folders and names, and git's trust.
 
-        A worktree handed to the recipe user has its admin folder still
-        owned by the service, which git calls dubious ownership; the
-        command-scope ``safe.directory`` entries name exactly those
-        worktrees.
+        A per-project id gets its own ``HOME``, ``TMPDIR`` and package
+        caches, and ``PATH`` entries inside the shared cache folder (the
+        image puts cargo's ``bin`` there) point into its own instead. A
+        worktree handed to the recipe has its admin folder still owned by
+        the service, which git calls dubious ownership; the command-scope
+        ``safe.directory`` entries name exactly those worktrees.
         """
-        if self.user is None:
+        if user is None:
             return env
-        env = {**env, "HOME": str(self.user.home)}
-        env["USER"] = env["LOGNAME"] = self.user.name
+        env = {**env, "HOME": str(user.home)}
+        env["USER"] = env["LOGNAME"] = user.name
+        if user.folder is not None:
+            env.update(cache_variables(user.folder))
+            env["TMPDIR"] = str(user.folder / "tmp")
+            shared = user.folder.parent.parent
+            env["PATH"] = ":".join(
+                _moved(entry, shared, user.folder)
+                for entry in env.get("PATH", "").split(":")
+            )
         count = int(env.get("GIT_CONFIG_COUNT", "0") or 0)
         for path in owned:
             env[f"GIT_CONFIG_KEY_{count}"] = "safe.directory"
@@ -305,33 +400,38 @@ class Containment:
         env["GIT_CONFIG_COUNT"] = str(count)
         return env
 
-    def hand_over(self, owned: Iterable[Path], shared: Iterable[Path]) -> None:
-        """Give ``owned`` to the recipe user; let it read ``shared`` for now."""
-        if self.user is None:
+    def hand_over(
+        self, owned: Iterable[Path], shared: Iterable[Path], user: RecipeUser | None
+    ) -> None:
+        """Give ``owned`` to ``user``; let its group read ``shared`` for now."""
+        if user is None:
             return
         for path in owned:
             os.chmod(path, OWNED_MODE)
-            give_tree(path, self.user.uid, self.user.gid)
+            give_tree(path, user.uid, user.gid)
         for path in shared:
-            self._share(path)
+            self._share(path, user.gid)
 
-    def take_back(self, owned: Iterable[Path], shared: Iterable[Path]) -> None:
+    def take_back(
+        self, owned: Iterable[Path], shared: Iterable[Path], user: RecipeUser | None
+    ) -> None:
         """Undo :meth:`hand_over` once the job's processes are gone."""
-        if self.user is None:
+        if user is None:
             return
         for path in shared:
             self._unshare(path)
         for path in owned:
             give_tree(path, os.geteuid(), os.getegid())
 
-    def _share(self, path: Path) -> None:
-        assert self.user is not None
+    def _share(self, path: Path, gid: int) -> None:
         with self._lock:
             count = self._readers.get(path, 0)
             if count == 0:
                 # The clone sits in a service-owned folder that no recipe
                 # can write, so it cannot have been swapped for a symlink.
-                os.chown(path, -1, self.user.gid, follow_symlinks=False)
+                # Only jobs of the clone's own project share it, so all of
+                # its readers have this one group.
+                os.chown(path, -1, gid, follow_symlinks=False)
                 os.chmod(path, CLONE_SHARED_MODE)
             self._readers[path] = count + 1
 
@@ -348,6 +448,46 @@ class Containment:
     def close(self) -> None:
         """Remove this service's (empty) control group folders at shutdown."""
         self.cgroups.release()
+
+
+# TODO: the image's single-user Nix store (/nix) belongs to the named user,
+# so a project's own id can use what the store holds but cannot add to it:
+# nix-shell or nix-build that must fetch fail. A multi-user Nix (its daemon
+# builds for every caller) would serve all projects without letting one of
+# them change what another gets from the store.
+def _project_user(
+    named: RecipeUser, ids: IdRange, project: ProjectIdentity, projects_dir: Path
+) -> RecipeUser:
+    number = ids.id_for(project)
+    folder = projects_dir / project.name
+    return RecipeUser(named.name, number, number, folder / "home", folder)
+
+
+def _reserved_ids(user: RecipeUser) -> dict[int, str]:
+    """Ids the per-project range must leave out."""
+    return {
+        0: "root",
+        os.geteuid(): "the service's uid",
+        os.getegid(): "the service's gid",
+        user.uid: f"recipe user {user.name!r}",
+        user.gid: f"the group of recipe user {user.name!r}",
+    }
+
+
+def _describe(user: RecipeUser | None, ids: IdRange | None) -> str:
+    if user is None:
+        return "the service's user"
+    if ids is None:
+        return f"{user.name} for every project"
+    return f"ids {ids.base + 1}-{ids.base + ids.count}, one per project"
+
+
+def _moved(entry: str, shared: Path, own: Path) -> str:
+    """A ``PATH`` entry inside the shared cache folder, moved into ``own``."""
+    path = Path(entry)
+    if entry and _inside(path, shared) and path != shared:
+        return str(own / path.relative_to(shared))
+    return entry
 
 
 def _check_folders(settings: Settings, user: RecipeUser) -> None:
@@ -367,7 +507,7 @@ def _check_folders(settings: Settings, user: RecipeUser) -> None:
         blocked = _reachable(folder, user)
         if blocked is not None:
             raise ConfigError(
-                f"recipe user {user.name!r} cannot reach {folder}: {blocked} does "
+                f"recipes (uid {user.uid}) cannot reach {folder}: {blocked} does "
                 "not let it pass (chmod o+x, or move the folder)"
             )
 

@@ -8,8 +8,9 @@ executor, running each recipe as a Kubernetes Job for instance, implements
 the same classes and nothing else in the Runner changes.
 
 :class:`LocalExecutor` runs recipes on this host, confined as its
-:class:`~crafting_table.containment.Containment` says: as the recipe user
-when there is one, in the job's control groups when the host has them, and
+:class:`~crafting_table.containment.Containment` says: as the project's
+own recipe id when there is a recipe user, in the job's control groups
+when the host has them, and
 always in a session and process group of its own with a mark in its
 environment, which finds processes that left the group where no control
 group holds them.
@@ -46,7 +47,9 @@ import trio
 
 from crafting_table import procs
 from crafting_table.cgroups import JOB_PREFIX, JobGroup
-from crafting_table.containment import Containment
+from crafting_table.containment import Containment, RecipeUser
+from crafting_table.recipe_ids import ProjectIdentity, project_folders
+from crafting_table.workspace import delete_trees
 
 logger = logging.getLogger(__name__)
 
@@ -136,6 +139,7 @@ class Executor(Protocol):
         limits: JobLimits | None = None,
         owned: Sequence[Path] = (),
         shared: Sequence[Path] = (),
+        project: ProjectIdentity | None = None,
     ) -> Launch:
         """Do every step of a start that needs neither ``cwd`` nor ``owned``
         to exist yet, so that it can run while the job is checked out.
@@ -154,19 +158,32 @@ class Executor(Protocol):
         limits: JobLimits | None = None,
         owned: Sequence[Path] = (),
         shared: Sequence[Path] = (),
+        project: ProjectIdentity | None = None,
     ) -> RecipeProcess:
         """Start ``/bin/sh -c command``; ``mark`` tags every process of it.
 
         ``owned`` are folders the recipe may write for the job (its worktree
         and report folder), ``shared`` ones it may read (its project's
-        clone). Raises :class:`~crafting_table.errors.ContainmentError`
-        when the recipe cannot be confined; it then never runs.
+        clone). ``project`` is whose recipe it is: recipes of different
+        projects must not reach each other. Raises
+        :class:`~crafting_table.errors.ContainmentError` when the recipe
+        cannot be confined; it then never runs.
         """
         ...
 
     async def recover(self) -> int:
         """Kill what a previous process of this service left; how many jobs."""
         ...
+
+    async def kept_projects(self) -> list[str]:
+        """Projects for which the executor keeps something between jobs."""
+        ...
+
+    async def forget(self, project: str) -> None:
+        """Delete what the executor keeps for ``project`` (HOME, caches).
+
+        Call it only when no job of the project runs.
+        """
 
 
 class LocalProcess:
@@ -178,6 +195,7 @@ class LocalProcess:
         mark: str,
         *,
         containment: Containment,
+        user: RecipeUser | None = None,
         group: JobGroup | None = None,
         owned: Sequence[Path] = (),
         shared: Sequence[Path] = (),
@@ -189,6 +207,7 @@ class LocalProcess:
         self._process = process
         self._mark = mark
         self._containment = containment
+        self._user = user
         self._group = group
         self._owned = list(owned)
         self._shared = list(shared)
@@ -242,7 +261,9 @@ class LocalProcess:
             await trio.to_thread.run_sync(group.remove)
         owned, shared = self._owned, self._shared
         self._owned, self._shared = [], []
-        await trio.to_thread.run_sync(self._containment.take_back, owned, shared)
+        await trio.to_thread.run_sync(
+            self._containment.take_back, owned, shared, self._user
+        )
 
 
 class LocalLaunch:
@@ -261,11 +282,13 @@ class LocalLaunch:
         cwd: Path,
         env: dict[str, str],
         mark: str,
+        user: RecipeUser | None,
         group: JobGroup | None,
         owned: Sequence[Path],
         shared: Sequence[Path],
     ) -> None:
         self._containment = executor.containment
+        self._user = user
         self._command = command
         self._cwd = cwd
         self._env = env
@@ -305,7 +328,7 @@ class LocalLaunch:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                **self._containment.spawn_options(),
+                **self._containment.spawn_options(self._user),
             )
         finally:
             os.close(read_end)
@@ -314,7 +337,7 @@ class LocalLaunch:
         """Hand the folders to the recipe and let it run."""
         try:
             await trio.to_thread.run_sync(
-                self._containment.hand_over, self._owned, self._shared
+                self._containment.hand_over, self._owned, self._shared, self._user
             )
             self._handed = True
             process = self._release(late_env)
@@ -325,6 +348,7 @@ class LocalLaunch:
             process,
             self._mark,
             containment=self._containment,
+            user=self._user,
             group=self._group,
             owned=self._owned,
             shared=self._shared,
@@ -364,7 +388,7 @@ class LocalLaunch:
                 await trio.to_thread.run_sync(self._group.remove)
             if self._handed:
                 await trio.to_thread.run_sync(
-                    self._containment.take_back, self._owned, self._shared
+                    self._containment.take_back, self._owned, self._shared, self._user
                 )
 
 
@@ -386,6 +410,7 @@ class LocalExecutor:
         limits: JobLimits | None = None,
         owned: Sequence[Path] = (),
         shared: Sequence[Path] = (),
+        project: ProjectIdentity | None = None,
     ) -> LocalProcess:
         """Start the recipe in a new session, stdout and stderr on one pipe.
 
@@ -400,6 +425,7 @@ class LocalExecutor:
             limits=limits,
             owned=owned,
             shared=shared,
+            project=project,
         )
         return await launch.go({})
 
@@ -413,6 +439,7 @@ class LocalExecutor:
         limits: JobLimits | None = None,
         owned: Sequence[Path] = (),
         shared: Sequence[Path] = (),
+        project: ProjectIdentity | None = None,
     ) -> LocalLaunch:
         """Make the job's groups and start its gate in them; see :class:`Launch`.
 
@@ -423,6 +450,8 @@ class LocalExecutor:
         containment = self.containment
         asked = limits or JobLimits()
         memory_mb, pids = containment.limits(asked.memory_mb, asked.pids)
+        user = containment.identity(project)
+        await trio.to_thread.run_sync(containment.prepare, user)
         group = None
         if containment.mode != "none":
             group = containment.cgroups.group(JOB_PREFIX + mark)
@@ -430,8 +459,11 @@ class LocalExecutor:
             self,
             command,
             cwd=cwd,
-            env=containment.environment({**env, procs.MARK_VARIABLE: mark}, owned),
+            env=containment.environment(
+                {**env, procs.MARK_VARIABLE: mark}, owned, user
+            ),
             mark=mark,
+            user=user,
             group=group,
             owned=owned,
             shared=shared,
@@ -441,7 +473,7 @@ class LocalExecutor:
                 await trio.to_thread.run_sync(
                     lambda: group.create(memory_mb=memory_mb, pids=pids)
                 )
-            if group is not None or containment.spawn_options():
+            if group is not None or user is not None:
                 await launch.spawn_gate(containment.process_rlimit(pids))
             else:
                 await launch.spawn_sweeper()
@@ -464,6 +496,19 @@ class LocalExecutor:
                 group.name,
             )
         return len(groups)
+
+    async def kept_projects(self) -> list[str]:
+        """Projects with a folder of their own in the cache folder."""
+        projects = self.containment.projects_dir
+        if projects is None:
+            return []
+        return await trio.to_thread.run_sync(project_folders, projects.parent)
+
+    async def forget(self, project: str) -> None:
+        """Delete the project's HOME, temporary files and package caches."""
+        folder = self.containment.project_folder(project)
+        if folder is not None:
+            await delete_trees([folder])
 
 
 def _reap(group: JobGroup, killed: set[int], shell: int | None) -> int:

@@ -4,7 +4,9 @@ Built from scratch rather than inherited: only the variables named in
 ``CRAFTING_RECIPE_ENV`` (toolchain locations) pass from the service, never a
 ``CRAFTING_*`` one, so the admin bearer, the SMTP password and the forge and
 agent tokens cannot reach recipe code. Package caches point into the cache
-folder so that jobs share downloads.
+folder so that jobs share downloads; with per-project recipe ids the
+executor points them into the project's own folder instead (see
+:mod:`crafting_table.recipe_ids`), so that only a project's jobs share.
 """
 
 from __future__ import annotations
@@ -43,6 +45,16 @@ QUIET_DEFAULTS = {
 }
 
 
+def cache_variables(cache_dir: Path) -> dict[str, str]:
+    """The variables that point every tool's package cache into ``cache_dir``."""
+    env = {
+        variable: str(cache_dir / folder)
+        for variable, folder in CACHE_VARIABLES.items()
+    }
+    env["MAVEN_OPTS"] = f"-Dmaven.repo.local={cache_dir / 'maven'}"
+    return env
+
+
 def recipe_env(
     *,
     passthrough: list[str],
@@ -65,9 +77,7 @@ def recipe_env(
     env.setdefault("LANG", "C.UTF-8")
     env["CI"] = "true"
     env.update(QUIET_DEFAULTS)
-    for variable, folder in CACHE_VARIABLES.items():
-        env[variable] = str(cache_dir / folder)
-    env["MAVEN_OPTS"] = f"-Dmaven.repo.local={cache_dir / 'maven'}"
+    env.update(cache_variables(cache_dir))
     # CARGO_HOME moves the registry cache but cargo's own binaries (and the
     # rustup proxies) stay where PATH finds them; keep rustup's home fixed.
     if "RUSTUP_HOME" not in env and "HOME" in env:

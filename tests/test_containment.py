@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pwd
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,8 +17,11 @@ from crafting_table.containment import (
     give_tree,
     missing_capabilities,
 )
-from crafting_table.errors import ConfigError
+from crafting_table.errors import ConfigError, ContainmentError
+from crafting_table.jobenv import recipe_env
+from crafting_table.recipe_ids import ProjectIdentity
 from tests.confinement import (
+    RECIPE_USER,
     reachable_folder,
     recipe_user,
     require_root,
@@ -155,9 +159,11 @@ def test_a_workspace_the_recipe_user_cannot_reach_is_refused(reachable: Path) ->
         Containment.setup(settings)
 
 
-def test_caches_are_handed_to_the_recipe_user(reachable: Path) -> None:
+def test_without_project_ids_the_caches_are_the_recipe_users(
+    reachable: Path,
+) -> None:
     require_root()
-    settings = contained_settings(reachable)
+    settings = contained_settings(reachable, recipe_uid_base=0)
     precious = reachable / "precious"
     precious.mkdir()
     (settings.cache_dir / "npm").symlink_to(precious)
@@ -173,6 +179,63 @@ def test_caches_are_handed_to_the_recipe_user(reachable: Path) -> None:
     assert not (settings.cache_dir / "npm").is_symlink()
     assert precious.stat().st_uid == 0
     assert containment.health()["process_limit"] == "rlimit"
+    assert containment.health()["recipe_ids"] is None
+    assert containment.identity(ProjectIdentity("demo", 1)) == containment.user
+
+
+def test_with_project_ids_each_project_gets_its_own(reachable: Path) -> None:
+    require_root()
+    settings = contained_settings(reachable, recipe_uid_base=300_000)
+    (settings.cache_dir / "pip").mkdir()
+
+    containment = Containment.setup(settings)
+    first = containment.identity(ProjectIdentity("alpha", 1))
+    second = containment.identity(ProjectIdentity("beta", 7))
+
+    projects = settings.cache_dir / "projects"
+    assert first is not None
+    assert second is not None
+    assert (first.uid, first.gid) == (300_001, 300_001)
+    assert (second.uid, second.gid) == (300_007, 300_007)
+    assert first.folder == projects / "alpha"
+    assert first.home == projects / "alpha" / "home"
+    assert first.name == second.name == recipe_user().pw_name
+    assert stat.S_IMODE(projects.stat().st_mode) == 0o711
+    assert projects.stat().st_uid == os.geteuid()
+    # The shared layout's folders are left as they were, and unused.
+    assert (settings.cache_dir / "pip").stat().st_uid == os.geteuid()
+    assert containment.health()["recipe_ids"] == {"base": 300_000, "count": 65536}
+    assert containment.project_folder("alpha") == projects / "alpha"
+
+
+def test_a_slot_past_the_range_is_refused(reachable: Path) -> None:
+    require_root()
+    settings = contained_settings(reachable, recipe_uid_count=10)
+    containment = Containment.setup(settings)
+
+    with pytest.raises(ContainmentError, match="slot 11, past the 10 ids"):
+        containment.identity(ProjectIdentity("late", 11))
+
+
+@pytest.mark.parametrize(
+    ("holder", "reason"),
+    [
+        pytest.param(RECIPE_USER, "recipe user", id="recipe-user"),
+        pytest.param("nobody", "user 'nobody'", id="another-user"),
+    ],
+)
+def test_a_range_holding_a_known_id_is_refused(
+    reachable: Path, holder: str, reason: str
+) -> None:
+    require_root()
+    recipe_user()
+    uid = pwd.getpwnam(holder).pw_uid
+    settings = contained_settings(
+        reachable, recipe_uid_base=uid - 1, recipe_uid_count=1
+    )
+
+    with pytest.raises(ConfigError, match=f"include {reason}"):
+        Containment.setup(settings)
 
 
 def test_the_environment_names_the_user_and_trusts_its_worktrees(
@@ -183,7 +246,7 @@ def test_the_environment_names_the_user_and_trusts_its_worktrees(
     trees = [tmp_path / "w1", tmp_path / "w2"]
 
     env = containment.environment(
-        {"HOME": "/root", "GIT_CONFIG_COUNT": "1", "PATH": "/bin"}, trees
+        {"HOME": "/root", "GIT_CONFIG_COUNT": "1", "PATH": "/bin"}, trees, user
     )
 
     assert env["HOME"] == str(user.home)
@@ -191,7 +254,28 @@ def test_the_environment_names_the_user_and_trusts_its_worktrees(
     assert env["GIT_CONFIG_COUNT"] == "3"
     assert [env[f"GIT_CONFIG_VALUE_{i}"] for i in (1, 2)] == [str(t) for t in trees]
     assert {env[f"GIT_CONFIG_KEY_{i}"] for i in (1, 2)} == {"safe.directory"}
-    assert Containment().environment({"HOME": "/root"}, trees) == {"HOME": "/root"}
+    assert "TMPDIR" not in env
+    assert Containment().environment({"HOME": "/root"}, trees, None) == {
+        "HOME": "/root"
+    }
+
+
+def test_a_projects_environment_points_into_its_own_folder(tmp_path: Path) -> None:
+    cache = tmp_path / "caches"
+    own = cache / "projects" / "alpha"
+    user = RecipeUser("recipe", 200_001, 200_001, own / "home", own)
+    base = recipe_env(passthrough=[], cache_dir=cache, job={})
+    base["PATH"] = f"/usr/bin:{cache / 'cargo' / 'bin'}:/bin"
+
+    env = Containment(user=user).environment(base, [], user)
+
+    assert env["HOME"] == str(own / "home")
+    assert env["TMPDIR"] == str(own / "tmp")
+    assert env["PIP_CACHE_DIR"] == str(own / "pip")
+    assert env["GOMODCACHE"] == str(own / "go" / "mod")
+    assert env["MAVEN_OPTS"] == f"-Dmaven.repo.local={own / 'maven'}"
+    assert env["PATH"] == f"/usr/bin:{own / 'cargo' / 'bin'}:/bin"
+    assert not [v for v in env.values() if str(cache / "pip") in v]
 
 
 def test_folders_change_hands_for_the_job_and_come_back(tmp_path: Path) -> None:
@@ -202,13 +286,13 @@ def test_folders_change_hands_for_the_job_and_come_back(tmp_path: Path) -> None:
     clone = tmp_path / "clone"
     clone.mkdir(mode=0o700)
 
-    containment.hand_over([tree], [clone])
-    containment.hand_over([], [clone])
+    containment.hand_over([tree], [clone], user)
+    containment.hand_over([], [clone], user)
     handed = (tree / "src").stat().st_uid, stat.S_IMODE(tree.stat().st_mode)
     shared = stat.S_IMODE(clone.stat().st_mode), clone.stat().st_gid
-    containment.take_back([tree], [clone])
+    containment.take_back([tree], [clone], user)
     still_shared = stat.S_IMODE(clone.stat().st_mode)
-    containment.take_back([], [clone])
+    containment.take_back([], [clone], user)
 
     assert handed == (user.uid, 0o700)
     assert shared == (0o750, user.gid)

@@ -24,6 +24,7 @@ from actors.serve import ServiceHandle, run_service
 from crafting_table import procs
 from crafting_table.cgroups import detect, instance_name
 from crafting_table.config import Settings
+from crafting_table.ledger import identities
 from tests.confinement import (
     RECIPE_USER,
     host_mode,
@@ -53,6 +54,13 @@ def settings(settings: Settings, reachable: Path) -> Settings:
     return settings
 
 
+async def project_uid(service: ServiceHandle, project: str) -> int:
+    """The uid the project's recipes run as: the base plus its slot."""
+    slot = await service.ledger.read(identities.slot, project)
+    assert slot is not None
+    return service.settings.recipe_uid_base + slot
+
+
 def job_groups(settings: Settings) -> list[str]:
     """Names of the job control groups of the service using ``settings``."""
     layout = detect(instance_name(settings.data_dir))
@@ -62,30 +70,36 @@ def job_groups(settings: Settings) -> list[str]:
 # -- identity and folders ----------------------------------------------------
 
 
-async def test_recipe_runs_as_the_recipe_user_in_folders_it_was_given(
+async def test_recipe_runs_as_its_projects_id_in_folders_it_was_given(
     admin: httpx.AsyncClient, make_repo: Any, service: ServiceHandle
 ) -> None:
-    user = recipe_user()
     repo: Repo = make_repo()
     await register(
         admin,
         repo,
         test=(
-            'echo "uid=$(id -u) groups=$(id -G) owner=$(stat -c %U .)"; '
-            'echo "home=$HOME home-owner=$(stat -c %U "$HOME")"; '
+            'echo "uid=$(id -u) groups=$(id -G) owner=$(stat -c %u .)"; '
+            'echo "home-owner=$(stat -c %u "$HOME") user=$USER"; '
+            'echo "tmp-owner=$(stat -c %u "$TMPDIR") umask=$(umask)"; '
             "git status --porcelain >/dev/null && echo git-works; "
             'touch "$CRAFTING_REPORTS/report" && echo reports-writable; '
-            'touch "$PIP_CACHE_DIR/entry" && echo cache-writable'
+            'mkdir -p "$PIP_CACHE_DIR" && touch "$PIP_CACHE_DIR/entry" && '
+            "echo cache-writable"
         ),
     )
 
     body = await run_job(admin, "demo", recipe="test")
 
     tail = body["log_tail"]
+    uid = await project_uid(service, "demo")
+    own = service.settings.cache_dir / "projects" / "demo"
     assert body["job"]["status"] == "succeeded", tail
-    assert f"uid={user.pw_uid} groups={user.pw_gid} owner={RECIPE_USER}" in tail
-    assert f"home-owner={RECIPE_USER}" in " ".join(tail)
+    assert uid != recipe_user().pw_uid
+    assert f"uid={uid} groups={uid} owner={uid}" in tail
+    assert f"home-owner={uid} user={RECIPE_USER}" in tail
+    assert f"tmp-owner={uid} umask=0077" in tail
     assert {"git-works", "reports-writable", "cache-writable"} <= set(tail)
+    assert (own / "pip" / "entry").stat().st_uid == uid
     folder = service.settings.workspace_dir / "demo"
     with trio.fail_after(10):
         while sorted(p.name for p in folder.iterdir()) != [".cache"]:
