@@ -172,6 +172,149 @@ async def test_recipe_cannot_reach_the_service_or_another_project(
     assert not (cache / "hooks").exists()
 
 
+# Holds its job running, after leaving something private in each of its
+# folders, until the test makes the release file.
+HOLDER = """\
+set -e
+mkdir -p "$PIP_CACHE_DIR"
+echo alpha-cache > "$PIP_CACHE_DIR/secret"
+echo alpha-home > "$HOME/secret"
+echo alpha-tree > secret.txt
+echo alpha-tmp > "/tmp/crafting-test-$CRAFTING_JOB_ID"
+echo "ready uid=$(id -u) pid=$$"
+waited=0
+while [ ! -e {release} ]; do
+    waited=$((waited + 1))
+    [ "$waited" -lt 1200 ] || exit 3
+    sleep 0.05
+done
+echo released
+"""
+
+# Tries everything of project alpha's running job (whose paths the test
+# writes into the targets file), then holds like HOLDER. The last two
+# tries, in its own folders, must succeed.
+PROBER = """\
+. {targets}
+attempt() {{
+    if sh -c "$2" >/dev/null 2>&1; then echo "reached $1"; else echo "denied $1"; fi
+}}
+attempt worktree 'cat "$A_TREE/secret.txt"'
+attempt worktree-list 'ls "$A_TREE"'
+attempt worktree-write 'touch "$A_TREE/planted"'
+attempt clone 'cat "$A_CLONE/HEAD"'
+attempt clone-git 'git --git-dir="$A_CLONE" cat-file -t HEAD'
+attempt cache 'cat "$A_OWN/pip/secret"'
+attempt cache-write 'echo poison > "$A_OWN/pip/poison"'
+attempt home 'cat "$A_OWN/home/secret"'
+attempt tmp 'cat "$A_TMP"'
+attempt projects-list 'ls "$PROJECTS"'
+attempt signal 'kill -0 "$A_PID"'
+attempt kill 'kill -TERM "$A_PID"'
+attempt environ 'cat "/proc/$A_PID/environ"'
+attempt own-home 'echo mine > "$HOME/mine" && cat "$HOME/mine"'
+attempt own-worktree 'touch made-here'
+echo "ready uid=$(id -u)"
+waited=0
+while [ ! -e {release} ]; do
+    waited=$((waited + 1))
+    [ "$waited" -lt 1200 ] || exit 3
+    sleep 0.05
+done
+"""
+OWN_TRIES = {"own-home", "own-worktree"}
+
+
+async def ready_line(admin: httpx.AsyncClient, job_id: str) -> str:
+    """The job's ``ready ...`` line, waiting for it while the job runs."""
+    with trio.fail_after(60):
+        while True:
+            body = (await admin.get(f"/jobs/{job_id}")).json()
+            ready = [t for t in body["log_tail"] if t.startswith("ready ")]
+            if ready:
+                return str(ready[0])
+            assert body["job"]["status"] in ("queued", "running"), body
+            await trio.sleep(0.05)
+
+
+async def test_a_project_cannot_reach_another_projects_running_job(
+    admin: httpx.AsyncClient,
+    make_repo: Any,
+    service: ServiceHandle,
+    reachable: Path,
+) -> None:
+    handoff = reachable / "handoff"
+    handoff.mkdir(mode=0o755)
+    release, targets = handoff / "release", handoff / "targets.sh"
+    q = shlex.quote
+    alpha: Repo = make_repo({"hold.sh": HOLDER.format(release=q(str(release)))})
+    beta: Repo = make_repo(
+        {"probe.sh": PROBER.format(release=q(str(release)), targets=q(str(targets)))}
+    )
+    await register(admin, alpha, "alpha", test="sh hold.sh")
+    await register(admin, beta, "beta", test="sh probe.sh")
+    settings = service.settings
+    own = settings.cache_dir / "projects" / "alpha"
+    paths: dict[str, Path] = {}
+    try:
+        alpha_id = await enqueue(admin, "alpha", recipe="test")
+        alpha_ready = await ready_line(admin, alpha_id)
+        pid = int(alpha_ready.rsplit("pid=", 1)[1])
+        paths = {
+            "A_TREE": settings.workspace_dir / "alpha" / alpha_id,
+            "A_CLONE": settings.workspace_dir / "alpha" / ".cache",
+            "A_OWN": own,
+            "A_TMP": Path(f"/tmp/crafting-test-{alpha_id}"),
+            "PROJECTS": settings.cache_dir / "projects",
+        }
+        lines = [f"export {name}={q(str(path))}" for name, path in paths.items()]
+        targets.write_text("\n".join([*lines, f"export A_PID={pid}"]) + "\n")
+
+        beta_id = await enqueue(admin, "beta", recipe="test")
+        beta_ready = await ready_line(admin, beta_id)
+        statuses = [
+            (await admin.get(f"/jobs/{job_id}")).json()["job"]["status"]
+            for job_id in (alpha_id, beta_id)
+        ]
+        # What beta was denied is there, and alpha's clone open to alpha.
+        present = [
+            paths["A_TREE"] / "secret.txt",
+            own / "pip" / "secret",
+            own / "home" / "secret",
+            paths["A_TMP"],
+        ]
+        missing = [path for path in present if not path.exists()]
+        clone_mode = stat.S_IMODE(paths["A_CLONE"].stat().st_mode)
+        alive = procs.is_running(pid)
+        release.touch()
+        alpha_body = await wait_job(admin, alpha_id)
+        beta_body = await wait_job(admin, beta_id)
+    finally:
+        release.touch()
+        if "A_TMP" in paths:
+            paths["A_TMP"].unlink(missing_ok=True)
+
+    tail = beta_body["log_tail"]
+    reached = {line.split()[1] for line in tail if line.startswith("reached ")}
+    denied = {line.split()[1] for line in tail if line.startswith("denied ")}
+    alpha_uid = await project_uid(service, "alpha")
+    beta_uid = await project_uid(service, "beta")
+    assert statuses == ["running", "running"]
+    assert missing == []
+    assert clone_mode == 0o750
+    assert alive
+    assert reached == OWN_TRIES, tail
+    assert len(denied) == 13, tail
+    assert alpha_body["job"]["status"] == "succeeded", alpha_body["log_tail"]
+    assert "released" in alpha_body["log_tail"]
+    assert beta_body["job"]["status"] == "succeeded", tail
+    assert alpha_ready.startswith(f"ready uid={alpha_uid} ")
+    assert beta_ready == f"ready uid={beta_uid}"
+    assert alpha_uid != beta_uid
+    assert (own / "pip" / "secret").stat().st_uid == alpha_uid
+    assert not (own / "pip" / "poison").exists()
+
+
 # -- processes and limits ----------------------------------------------------
 
 # Double-forks into a new session and execs sleep with an empty environment:
