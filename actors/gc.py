@@ -6,7 +6,8 @@ Every ``CRAFTING_GC_INTERVAL_SECS`` (hourly by default), or on a ``Tick``:
   that no running job owns are deleted, then ``git worktree prune``;
 * bare clones of projects with no job for ``CRAFTING_CLONE_QUIET_SECS``
   get ``git gc --prune=now``, once per quiet spell;
-* folders of projects that no longer exist are deleted;
+* folders of projects that no longer exist are deleted, in the workspace
+  and what the executor keeps for them (HOME and caches of their recipes);
 * with ``CRAFTING_LOG_RETENTION_DAYS`` set, older logs are deleted.
 """
 
@@ -24,6 +25,7 @@ import trio
 from actors.kernel import Actor
 from crafting_table.config import Settings
 from crafting_table.errors import CraftingError
+from crafting_table.executor import Executor
 from crafting_table.ledger import Ledger
 from crafting_table.messages import Ref, Tick
 from crafting_table.workspace import Workspace
@@ -49,13 +51,19 @@ class Gc(Actor):
     name = "gc"
 
     def __init__(
-        self, settings: Settings, ledger: Ledger, workspace: Workspace, runner: Ref
+        self,
+        settings: Settings,
+        ledger: Ledger,
+        workspace: Workspace,
+        runner: Ref,
+        executor: Executor | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings
         self.ledger = ledger
         self.workspace = workspace
         self.runner = runner
+        self.executor = executor
         self.runs = 0
         self.worktrees_removed = 0
         self.clones_collected = 0
@@ -95,6 +103,10 @@ class Gc(Actor):
     async def collect(self) -> None:
         """One pass over the workspace and the logs."""
         now = time.time()
+        # Listed before the ledger is read: a project's folder is made only
+        # once the project is in the ledger, so a project registered during
+        # this pass cannot be mistaken for a deleted one.
+        kept = await self.executor.kept_projects() if self.executor else []
         projects, running, last_job = await self.ledger.read(_ledger_view)
         for project in self.workspace.projects():
             try:
@@ -107,6 +119,7 @@ class Gc(Actor):
                     await self._collect_clone(project, quiet_since)
             except CraftingError as exc:
                 logger.warning("gc of project %s failed: %s", project, exc.message)
+        await self._forget_unknown(kept, projects, running)
         if self.settings.log_retention_days:
             await self._expire_logs(now - self.settings.log_retention_days * 86400)
         self.runs += 1
@@ -119,6 +132,20 @@ class Gc(Actor):
         if not any(job.startswith(f"{project}/") for job in running):
             await self.workspace.remove_project(project)
             logger.info("gc removed the folder of deleted project %s", project)
+
+    async def _forget_unknown(
+        self, kept: list[str], projects: set[str], running: set[str]
+    ) -> None:
+        # Like _remove_unknown, for what the executor keeps per project.
+        for project in kept:
+            if (
+                self.executor is None
+                or project in projects
+                or any(job.startswith(f"{project}/") for job in running)
+            ):
+                continue
+            await self.executor.forget(project)
+            logger.info("gc removed the caches of deleted project %s", project)
 
     async def _prune_worktrees(
         self, project: str, running: set[str], now: float

@@ -230,11 +230,12 @@ def _build(
         ),
         inboxes["parser"],
     )
+    executor = LocalExecutor(containment)
     deps = RunnerDeps(
         settings=settings,
         ledger=ledger,
         workspace=workspace,
-        executor=LocalExecutor(containment),
+        executor=executor,
         parser=refs["parser"],
         secrets=lambda: list(masked),
         allow_file=local_repository_policy(settings, ledger),
@@ -242,7 +243,8 @@ def _build(
     )
     supervisor.add_actor(lambda: Runner(deps), inboxes["runner"])
     supervisor.add_actor(
-        lambda: Gc(settings, ledger, workspace, refs["runner"]), inboxes["gc"]
+        lambda: Gc(settings, ledger, workspace, refs["runner"], executor),
+        inboxes["gc"],
     )
     supervisor.add_actor(
         lambda: Scheduler(ledger, refs["runner"], wall_clock=wall_clock),

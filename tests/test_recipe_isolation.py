@@ -25,6 +25,7 @@ from crafting_table import procs
 from crafting_table.cgroups import detect, instance_name
 from crafting_table.config import Settings
 from crafting_table.ledger import identities
+from tests.actors.test_gc import collect
 from tests.confinement import (
     RECIPE_USER,
     host_mode,
@@ -531,6 +532,35 @@ async def test_a_recipe_cannot_fork_past_its_process_limit(
 
 
 # -- the service's side ------------------------------------------------------
+
+
+async def test_a_deleted_projects_caches_and_home_go(
+    admin: httpx.AsyncClient, make_repo: Any, service: ServiceHandle
+) -> None:
+    projects = service.settings.cache_dir / "projects"
+    for name in ("demo", "keep"):
+        repo: Repo = make_repo(name=f"{name}-repo")
+        await register(
+            admin, repo, name, test='mkdir -p "$PIP_CACHE_DIR"; echo x > "$HOME/x"'
+        )
+        assert (await run_job(admin, name, recipe="test"))["job"]["status"] == (
+            "succeeded"
+        )
+    kept_before = sorted(p.name for p in projects.iterdir())
+    # As a project deleted while the service was down leaves it.
+    ghost = projects / "ghost"
+    (ghost / "home").mkdir(parents=True)
+
+    answer = await admin.delete("/projects/demo")
+    assert answer.status_code == 200, answer.text
+    with trio.fail_after(30):
+        while (projects / "demo").exists():
+            await trio.sleep(0.05)
+    await collect(service)
+
+    assert kept_before == ["demo", "keep"]
+    assert not ghost.exists()
+    assert (projects / "keep" / "home" / "x").exists()
 
 
 async def test_healthz_shows_the_containment(service: ServiceHandle) -> None:
