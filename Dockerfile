@@ -59,12 +59,16 @@ RUN [ "$(dpkg --print-architecture)" = amd64 ] \
 
 # -- users ---------------------------------------------------------------------
 # crafter runs the service (and may sudo, to fix volume ownership at start);
-# recipe runs the recipes, without sudo, and owns only what recipes write:
-# the caches and the Nix store. Both share the group crafting, which owns
-# the folders they both write. Worktrees belong to crafter, so git would
-# refuse to work in them for recipe ("dubious ownership") and go build
-# would fail to stamp its version: recipe trusts every folder, crafter keeps
-# git's check.
+# recipe is CRAFTING_RECIPE_USER, without sudo: recipes see its name, but
+# each project's recipes run as an id of their own (200000 + the project's
+# slot, no passwd entry; see docs/containment.md), with their caches and
+# HOME in /caches/projects/<project>. recipe itself owns the Nix store and
+# the shared layout of /caches, used only with CRAFTING_RECIPE_UID_BASE=0.
+# Both share the group crafting, which owns the folders they both write.
+# Worktrees belong to crafter, so git would refuse to work in them for
+# recipe ("dubious ownership") and go build would fail to stamp its
+# version: recipe trusts every folder, crafter keeps git's check (the
+# service trusts each job's worktree for the project's id by itself).
 RUN groupadd --gid 1000 crafter \
     && useradd --uid 1000 --gid crafter --create-home --shell /bin/bash crafter \
     && groupadd --gid 1001 recipe \
@@ -270,10 +274,11 @@ COPY --chmod=0755 smoke.sh /usr/local/bin/smoke.sh
 COPY --chmod=0755 docker/entrypoint.sh /usr/local/bin/crafting-table-entrypoint
 
 # -- run time ------------------------------------------------------------------------
-# Package caches go to /caches (the same folders the service hands to each
-# job). Tools that recipes install with `cargo install` land in
-# /caches/cargo/bin, which comes last on PATH so that nothing a recipe
-# writes there can stand in for a system command.
+# Package caches go to /caches; each job's recipe gets its project's own
+# folders there instead (/caches/projects/<project>/cargo, ...), and the
+# /caches/cargo/bin entry of PATH points into them. Tools that recipes
+# install with `cargo install` land there, which comes last on PATH so
+# that nothing a recipe writes there can stand in for a system command.
 ENV CRAFTING_BIND=0.0.0.0:8810 \
     CRAFTING_DATA_DIR=/data \
     CRAFTING_WORKSPACE_DIR=/workspace \
@@ -299,7 +304,7 @@ EXPOSE 8810
 
 # The entry point starts as root to prepare the volumes, then runs the
 # service as crafter (uid 1000) with only the capabilities it needs to run
-# recipes as the user recipe; see docker/entrypoint.sh.
+# recipes as each project's own id; see docker/entrypoint.sh.
 # hadolint ignore=DL3002,DL3066
 USER root
 WORKDIR /home/crafter
