@@ -357,6 +357,11 @@ class Containment:
 
     def spawn_options(self, user: RecipeUser | None) -> dict[str, Any]:
         """Keyword arguments for ``subprocess`` that switch to ``user``."""
+        # TODO: recipes share the host's network and process list, so a
+        # server one project's tests start on loopback answers another
+        # project's recipe, and command lines show across projects in
+        # /proc; a network namespace per job and /proc mounted with
+        # hidepid would close both.
         if user is None:
             return {}
         # extra_groups=[] makes the child drop the service's supplementary
