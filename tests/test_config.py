@@ -85,6 +85,8 @@ def test_defaults_without_any_environment(monkeypatch: pytest.MonkeyPatch) -> No
     assert settings.bind == "127.0.0.1:8810"
     assert settings.allow_file_urls == "admin"
     assert settings.max_log_bytes == 64 * 1024 * 1024
+    assert settings.max_body_bytes == 1024 * 1024
+    assert settings.max_hook_body_bytes == 25 * 1024 * 1024
 
 
 def test_max_jobs_follows_the_cores_the_process_may_use() -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import replace
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import ValidationError
 from quart import Quart, g, request, websocket
@@ -46,7 +46,8 @@ access_logger = logging.getLogger("crafting_table.access")
 
 # Paths that need the LAN but no bearer. Webhooks carry a signature instead.
 PUBLIC_PATHS = ("/healthz", "/metrics", "/openapi.json", "/docs")
-PUBLIC_PREFIXES = ("/hooks/",)
+HOOKS_PREFIX = "/hooks/"
+PUBLIC_PREFIXES = (HOOKS_PREFIX,)
 # Websocket clients in browsers cannot set headers; they offer the bearer as
 # a subprotocol named "bearer.<token>" next to this one, which we accept.
 WS_SUBPROTOCOL = "crafting-table"
@@ -65,7 +66,41 @@ class JsonRequest(TrioRequest):
 
     curl's ``-d`` sends ``application/x-www-form-urlencoded``; rejecting
     such a body over its label would only confuse.
+
+    A webhook delivery (a path under ``/hooks/``) may be as long as
+    :attr:`hook_body_bytes` rather than the app's ``MAX_CONTENT_LENGTH``;
+    :attr:`body_limit_setting` names the setting that bounds this request.
     """
+
+    # Set on each app's own subclass (see with_hook_limit); None keeps
+    # the app-wide limit for every path.
+    hook_body_bytes: ClassVar[int | None] = None
+
+    def __init__(
+        self,
+        method: str,
+        scheme: str,
+        path: str,
+        *args: Any,
+        max_content_length: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        # The limit must be chosen here: quart gives the body its limit when
+        # the request is made and fills it while the handlers run; setting
+        # request.max_content_length later bounds form parsing only.
+        self.body_limit_setting = "CRAFTING_MAX_BODY_BYTES"
+        if self.hook_body_bytes is not None and path.startswith(HOOKS_PREFIX):
+            max_content_length = self.hook_body_bytes
+            self.body_limit_setting = "CRAFTING_MAX_HOOK_BODY_BYTES"
+        super().__init__(
+            method, scheme, path, *args, max_content_length=max_content_length, **kwargs
+        )
+        self.max_content_length = max_content_length
+
+    @classmethod
+    def with_hook_limit(cls, limit: int) -> type[JsonRequest]:
+        """A subclass whose webhook deliveries may be ``limit`` bytes long."""
+        return type(cls.__name__, (cls,), {"hook_body_bytes": limit})
 
     async def get_json(
         self, force: bool = True, silent: bool = False, cache: bool = True
@@ -101,6 +136,7 @@ def create_app(ctx: AppContext) -> Quart:
     # No static folder: its route would answer nothing but 404s.
     app = App("crafting_table", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = ctx.settings.max_body_bytes
+    app.request_class = JsonRequest.with_hook_limit(ctx.settings.max_hook_body_bytes)
     app.config["QUART_SCHEMA_CONVERT_CASING"] = False
     app.config["JSON_SORT_KEYS"] = False
     app.extensions["crafting"] = ctx
@@ -214,7 +250,7 @@ def _install_gates(app: Quart, ctx: AppContext) -> None:
     @app.before_request
     async def _http_gate() -> None:
         g.started = time.monotonic()
-        # Read the body (bounded by MAX_CONTENT_LENGTH) before anything can
+        # Read the body (bounded by the request's limit) before anything can
         # answer early: a keep-alive connection whose request body was left
         # unread behind an early 401 or 405 could stall the next request.
         if request.content_length:

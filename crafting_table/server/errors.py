@@ -13,7 +13,7 @@ import logging
 from typing import Any
 
 from pydantic import ValidationError
-from quart import Quart, Response, g, jsonify
+from quart import Quart, Response, g, jsonify, request
 from quart_schema import RequestSchemaValidationError
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import WebsocketMismatch
@@ -98,6 +98,23 @@ def _problem(item: dict[str, Any]) -> str:
     return text.removeprefix("Value error, ")
 
 
+def _too_large() -> Response:
+    """The 413 naming the limit this request had and the setting behind it."""
+    limit = request.max_content_length
+    setting = getattr(request, "body_limit_setting", "CRAFTING_MAX_BODY_BYTES")
+    message = (
+        f"the request body is larger than {limit} bytes, the limit {setting} "
+        "sets for this path; send a smaller body or raise the setting"
+    )
+    response = error_response(
+        413, "payload_too_large", message, limit_bytes=limit, setting=setting
+    )
+    # The rest of the body stays unread, and hypercorn then stalls the
+    # next request on this connection: the client must open a new one.
+    response.headers["Connection"] = "close"
+    return response
+
+
 def install(app: Quart) -> None:
     """Register the handlers that turn every failure into JSON."""
 
@@ -142,8 +159,9 @@ def install(app: Quart) -> None:
             400: "the request body is not valid JSON; send a JSON object",
             404: "no such endpoint; see /openapi.json for the API",
             405: "this endpoint does not take that method; see /openapi.json",
-            413: "the request body is too large (CRAFTING_MAX_BODY_BYTES)",
         }.get(status, error.description or error.name)
+        if status == 413:
+            return _too_large()
         return error_response(status, code, message)
 
     @app.errorhandler(Exception)

@@ -12,6 +12,11 @@ pushed commit (see :func:`crafting_table.webhooks.plan_push`), trigger
 push to the same branch are canceled. A ping answers 200 and runs nothing,
 as do other events, tags and branch deletions. A delivery id seen before
 is a replay and runs nothing.
+
+A delivery may be ``CRAFTING_MAX_HOOK_BODY_BYTES`` long (25 MiB by default,
+what GitHub sends at most), not the API's ``CRAFTING_MAX_BODY_BYTES``; the
+request class applies that limit to every path under ``/hooks/``. A longer
+one is a 413 and runs nothing.
 """
 
 from __future__ import annotations
@@ -79,9 +84,6 @@ async def _receive(forge: Forge, name: str) -> HookAnswer:
     ctx = context()
     # The bytes exactly as signed: not cached, not decoded, no form parsing
     # (get_data's cache, as_text and parse_form_data, in that order).
-    # TODO: deliveries share CRAFTING_MAX_BODY_BYTES with the API (1 MiB by
-    # default); a push listing many thousands of changed files is refused
-    # with 413 and runs nothing.
     body = await request.get_data(False, False, False)
     project = await ctx.ledger.read(project_store.get, name)
     secret = project.spec.webhook_secret if project is not None else None

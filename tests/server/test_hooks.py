@@ -11,6 +11,8 @@ import pytest
 import trio
 
 from actors.serve import ServiceHandle
+from crafting_table.config import Settings
+from tests.digest_service import running as serving
 from tests.forge_payloads import (
     ZERO,
     commit,
@@ -410,3 +412,104 @@ async def test_superseded_jobs_stay_when_the_project_says_so(
     await admin.post(f"/jobs/{blocker}/cancel")
     statuses = [j["status"] for j in await settle(admin)]
     assert statuses == ["canceled", "succeeded", "succeeded"]
+
+
+MIB = 1024 * 1024
+
+
+def long_push(forge: str, repo: Repo, size: int) -> tuple[bytes, str]:
+    """A push of one commit touching web/ whose file list makes ``size`` bytes.
+
+    Forges list every changed file, so a large commit alone makes a
+    delivery of many MiB. Returns the body and the pushed sha.
+    """
+    before = repo.git("rev-parse", "HEAD")
+    after = repo.write({"web/v.txt": "web-big\n"}, "web and many more")
+    # Each path takes about 25 bytes of JSON; 20 is a bound from below.
+    many = [f"web/generated/file-{i:07d}.txt" for i in range(size // 20)]
+    entry = commit(after, modified=["web/v.txt", *many])
+    body = push_body(forge, "refs/heads/main", before, after, commits=[entry])
+    assert len(body) > size
+    return body, after
+
+
+async def in_pieces(body: bytes, size: int) -> AsyncIterator[bytes]:
+    """``body`` in pieces of ``size`` bytes, which httpx sends chunked."""
+    for start in range(0, len(body), size):
+        yield body[start : start + size]
+
+
+@pytest.mark.parametrize("forge", FORGES)
+async def test_a_delivery_may_be_larger_than_an_api_body(
+    service: ServiceHandle,
+    admin: httpx.AsyncClient,
+    anonymous: httpx.AsyncClient,
+    make_repo: Any,
+    forge: str,
+) -> None:
+    repo = mono_repo(make_repo)
+    await register_mono(admin, repo)
+    body, after = long_push(forge, repo, 2 * MIB)
+
+    delivered = await deliver(anonymous, forge, body)
+    to_api = await admin.post(
+        "/projects/mono/jobs",
+        content=body,
+        headers={"Content-Type": "application/json"},
+    )
+
+    assert service.settings.max_body_bytes == MIB
+    assert delivered.status_code == 200, delivered.text[:500]
+    [job] = delivered.json()["enqueued"]
+    assert (job["subproject"], job["sha"]) == ("web", after)
+    assert (await wait_job(admin, job["id"]))["job"]["status"] == "succeeded"
+    assert to_api.status_code == 413, to_api.text[:500]
+    # The rest of the refused body is never read, so the connection cannot
+    # serve another request; the client is told to open a new one.
+    assert to_api.headers["connection"] == "close"
+    error = to_api.json()["error"]
+    assert error["code"] == "payload_too_large"
+    assert error["details"] == {
+        "limit_bytes": MIB,
+        "setting": "CRAFTING_MAX_BODY_BYTES",
+    }
+    assert [j["id"] for j in await all_jobs(admin)] == [job["id"]]
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+async def test_a_delivery_over_the_hook_limit_is_refused(
+    settings: Settings, make_repo: Any, chunked: bool
+) -> None:
+    repo = mono_repo(make_repo)
+    body, _ = long_push("github", repo, 3 * MIB)
+    # A small hook limit keeps the test quick; the default is checked in
+    # test_config and used by the test above.
+    limited = settings.model_copy(update={"max_hook_body_bytes": 2 * MIB})
+
+    async with serving(limited) as (handle, admin):
+        await register_mono(admin, repo)
+        sent_headers = headers("github", body, SECRET)
+        content: bytes | AsyncIterator[bytes] = body
+        if chunked:
+            # No Content-Length: the limit must hold while the body arrives.
+            content = in_pieces(body, MIB)
+        async with httpx.AsyncClient(base_url=handle.url, timeout=30) as forge:
+            answer = await forge.post(
+                "/hooks/github/mono", content=content, headers=sent_headers
+            )
+        jobs = await all_jobs(admin)
+
+    assert answer.status_code == 413, answer.text[:500]
+    assert ("content-length" in answer.request.headers) is not chunked
+    error = answer.json()["error"]
+    assert error["code"] == "payload_too_large"
+    assert error["message"] == (
+        f"the request body is larger than {2 * MIB} bytes, the limit "
+        "CRAFTING_MAX_HOOK_BODY_BYTES sets for this path; send a smaller body "
+        "or raise the setting"
+    )
+    assert error["details"] == {
+        "limit_bytes": 2 * MIB,
+        "setting": "CRAFTING_MAX_HOOK_BODY_BYTES",
+    }
+    assert jobs == []
