@@ -1,4 +1,4 @@
-"""``crafting-table job run | show | log | cancel | list``."""
+"""``crafting-table job run | retry | show | log | cancel | list``."""
 
 from __future__ import annotations
 
@@ -43,6 +43,20 @@ def register(commands: Commands, common: argparse.ArgumentParser) -> None:
             "print the log live and exit with the job's status: 0 succeeded, "
             "the recipe's exit code when failed, 124 timed out, 130 canceled"
         ),
+    )
+
+    retry_cmd = add_command(
+        actions,
+        "retry",
+        retry,
+        common,
+        "run an ended job again: the same recipe as it was, ref and commit",
+    )
+    retry_cmd.add_argument("job_id", metavar="ID", help="the ended job's id")
+    retry_cmd.add_argument(
+        "--follow",
+        action="store_true",
+        help="print the new job's log live and exit as 'job run --follow'",
     )
 
     show_cmd = add_command(actions, "show", show, common, "a job and its last lines")
@@ -98,6 +112,22 @@ def run(session: Session) -> int:
         answer = client.call(
             "POST", f"/projects/{segment(args.project)}/jobs", body=body
         )
+    return _enqueued(session, answer)
+
+
+def retry(session: Session) -> int:
+    """Enqueue an ended job again; print or follow the new job as :func:`run`.
+
+    The service refuses (exit 1) a job that is still queued or running.
+    """
+    with session.client() as client:
+        answer = client.call("POST", f"/jobs/{segment(session.args.job_id)}/retry")
+    return _enqueued(session, answer)
+
+
+def _enqueued(session: Session, answer: dict[str, Any]) -> int:
+    """Report a job just enqueued; with ``--follow`` tail it to its end."""
+    args = session.args
     job = answer["job"]
     out = session.out
     if args.json:
@@ -105,7 +135,8 @@ def run(session: Session) -> int:
     else:
         if not args.follow:
             out.line(job["id"])
-        out.note(f"queued job {job['id']}: {_what(job)}")
+        again = f" (retry of {job['retry_of']})" if job.get("retry_of") else ""
+        out.note(f"queued job {job['id']}{again}: {_what(job)}")
     if not args.follow:
         return 0
     return _follow(session, job["id"])
@@ -159,6 +190,7 @@ def show(session: Session) -> int:
             ("error", dash(job["error"])),
             ("command", job["command"]),
             ("trigger", job["trigger"]),
+            ("retry of", dash(job.get("retry_of"))),
             ("findings", str(job["findings_count"])),
             ("created", when(job["created_at"])),
             ("started", when(job["started_at"])),
