@@ -8,6 +8,7 @@ import socket
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -33,6 +34,7 @@ TOOLS = {
     "wait_job",
     "read_log",
     "cancel_job",
+    "retry_job",
     "list_findings",
     "get_finding",
     "trigger_patch",
@@ -293,6 +295,36 @@ async def test_reading_the_log_of_a_running_job_then_cancelling_it(
     assert canceled["job"]["status"] == "canceled"
     past = await fail(session, "read_log", job_id=job_id, offset=10**9)
     assert "416 range_not_satisfiable" in past
+
+
+async def test_retrying_an_ended_job(
+    session: ClientSession, make_repo: Any, tmp_path: Path
+) -> None:
+    repo: Repo = make_repo()
+    sha = repo.git("rev-parse", "HEAD")
+    # The first run waits for the file, so it is surely still going on when
+    # the early retry is asked for.
+    gate = tmp_path / "go"
+    test = f"while [ ! -e {gate} ]; do sleep 0.05; done; git rev-parse HEAD; exit 2"
+    await call(session, "register_project", project=project_spec(repo, test=test))
+    old = (await call(session, "enqueue_job", project="demo", recipe="test"))["job"]
+    early = await fail(session, "retry_job", job_id=old["id"])
+    gate.touch()
+    await call(session, "wait_job", job_id=old["id"])
+    # A later commit on the branch does not reach the retry.
+    repo.write({"later.txt": "later\n"})
+
+    retried = await call(session, "retry_job", job_id=old["id"])
+    waited = await call(session, "wait_job", job_id=retried["job_id"])
+
+    assert "409 conflict" in early
+    assert retried["job"]["status"] == "queued"
+    assert (retried["job"]["retry_of"], retried["job"]["trigger"]) == (
+        old["id"],
+        "retry",
+    )
+    assert (waited["job"]["exit_code"], waited["job"]["sha"]) == (2, sha)
+    assert sha in waited["log_tail"]
 
 
 async def test_updating_and_deleting_a_project(

@@ -31,8 +31,9 @@ git repository as a project with per-subproject recipes (build, test, lint,
 audit), run a recipe as a job, read its log page by page, read the findings
 its output produced (lint warnings, CVEs, failing tests), and trigger
 automatic patch attempts. A typical run: enqueue_job, wait_job, then
-list_findings, or read_log when the job failed without findings. A failed
-call returns the service's error code and message.
+list_findings, or read_log when the job failed without findings; retry_job
+runs an ended job again. A failed call returns the service's error code and
+message.
 """
 
 READ = ToolAnnotations(read_only_hint=True, open_world_hint=False)
@@ -58,6 +59,7 @@ TOOLS: tuple[tuple[str, ToolAnnotations], ...] = (
     ("wait_job", READ),
     ("read_log", READ),
     ("cancel_job", REPLACE),
+    ("retry_job", WRITE),
     ("list_findings", READ),
     ("get_finding", READ),
     # A patch attempt may push a branch and open a pull request on the forge.

@@ -252,6 +252,15 @@ class Tools:
         path = f"/jobs/{segment(job_id)}/cancel"
         return _without_ok(await self.api.call("POST", path))
 
+    async def retry_job(self, job_id: JobId) -> dict[str, Any]:
+        """Run an ended job again as a new job: the same recipe command as
+        when it was enqueued (whatever the project says now), the same ref
+        and commit. Returns the new job (status 'queued', 'retry_of' naming
+        this one); follow it with wait_job. A job still queued or running
+        is a conflict."""
+        path = f"/jobs/{segment(job_id)}/retry"
+        return _without_ok(await self.api.call("POST", path))
+
     # -- findings -----------------------------------------------------------
 
     async def list_findings(
