@@ -7,8 +7,11 @@ import io
 import json
 import os
 import pty
+import select
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -23,7 +26,7 @@ from crafting_table.cli.connection import Target
 from crafting_table.cli.follow import exit_status, follow
 from crafting_table.cli.output import Output
 from crafting_table.errors import ServiceRefused, ServiceUnreachable
-from tests.support import register
+from tests.support import Repo, enqueue, register
 
 
 @pytest.mark.parametrize(
@@ -168,6 +171,123 @@ def run_on_a_terminal(argv: list[str], env: dict[str, str]) -> tuple[int, str]:
         seen += chunk
     os.close(controller)
     return process.wait(timeout=60), seen.decode("utf-8", "replace")
+
+
+def watch_stderr_on_a_terminal(
+    argv: list[str],
+    env: dict[str, str],
+    stdout: Path,
+    until: bytes,
+    then: Callable[[], None],
+) -> tuple[int, str]:
+    """Run the client with stderr on a pseudo-terminal, stdout into a file.
+
+    Once the terminal has shown ``until``, ``then()`` is called once.
+    Returns the exit status and everything the terminal showed.
+    """
+    controller, terminal = pty.openpty()
+    with stdout.open("wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "crafting_table.cli.main", *argv],
+            stdin=subprocess.DEVNULL,
+            stdout=sink,
+            stderr=terminal,
+            env=env,
+        )
+    os.close(terminal)
+    seen = b""
+    fired = False
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            ready, _, _ = select.select([controller], [], [], 1.0)
+            if time.monotonic() > deadline:
+                raise AssertionError(f"still waiting; the terminal showed {seen!r}")
+            if not ready:
+                continue
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:  # EIO: the terminal's other end closed
+                break
+            if not chunk:
+                break
+            seen += chunk
+            if not fired and until in seen:
+                fired = True
+                then()
+    finally:
+        os.close(controller)
+        if process.poll() is None:
+            process.kill()
+    return process.wait(timeout=60), seen.decode("utf-8", "replace")
+
+
+async def test_a_queued_job_shows_its_wait_on_stderr_only(
+    service: ServiceHandle,
+    admin: httpx.AsyncClient,
+    make_repo: Any,
+    tmp_path: Path,
+) -> None:
+    assert service.admin_bearer is not None
+    repo: Repo = make_repo()
+    gate = tmp_path / "go"
+    # One job at a time for this project: the test job waits behind the
+    # build, which holds its slot until the gate file exists.
+    answer = await admin.post(
+        "/projects",
+        json={
+            "name": "demo",
+            "git_url": repo.url,
+            "max_concurrent_jobs": 1,
+            "subprojects": [
+                {
+                    "path": ".",
+                    "language": "generic",
+                    "build": f"while [ ! -e {gate} ]; do sleep 0.05; done",
+                    "test": "echo held back",
+                }
+            ],
+        },
+    )
+    assert answer.status_code == 201, answer.text
+    blocker = await enqueue(admin, "demo", recipe="build")
+    with trio.fail_after(30):
+        while (await admin.get(f"/jobs/{blocker}")).json()["job"]["status"] != (
+            "running"
+        ):
+            await trio.sleep(0.05)
+    env = {key: value for key, value in os.environ.items() if key != "NO_COLOR"}
+    env |= {
+        "CRAFTING_TABLE_BASE_URL": service.url,
+        "CRAFTING_TABLE_TOKEN": service.admin_bearer,
+        "COLUMNS": "200",
+    }
+    log = tmp_path / "log.txt"
+
+    status, screen = await trio.to_thread.run_sync(
+        watch_stderr_on_a_terminal,
+        ["job", "run", "demo", "test", "--follow"],
+        env,
+        log,
+        b": queued 2s",
+        gate.touch,
+    )
+
+    assert status == 0
+    job_id = screen.split("queued job ", 1)[1].split(":", 1)[0]
+    # The progress line counts the seconds the job has waited, each drawn
+    # over the last, and is erased before the final note.
+    assert f"\r\x1b[Kjob {job_id}: queued 0s" in screen
+    assert f"\r\x1b[Kjob {job_id}: queued 1s" in screen
+    assert f"\r\x1b[Kjob {job_id}: queued 2s" in screen
+    assert screen.endswith(f"\r\x1b[Kjob {job_id} succeeded with exit code 0\r\n")
+    assert "held back" not in screen
+    # Standard output is not a terminal: the log alone, no progress.
+    printed = log.read_text()
+    assert "held back\n" in printed
+    assert f"job {job_id}:" not in printed
+    assert "\x1b" not in printed
+    assert "\r" not in printed
 
 
 @pytest.mark.parametrize("no_color", [False, True], ids=["colour", "no-color"])
