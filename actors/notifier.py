@@ -47,6 +47,7 @@ from crafting_table.ledger import digests as digest_store
 from crafting_table.ledger.digests import DigestRunRow
 from crafting_table.messages import JobParsed, PatchDrafted, RunDigest, Tick
 from crafting_table.models import DigestOutcome, ProjectDigest, RunNowAnswer, iso
+from crafting_table.redact import Redactor
 
 logger = logging.getLogger(__name__)
 
@@ -165,6 +166,9 @@ class Notifier(Actor):
         self.digests_sent = 0
         self.digests_failed = 0
         self.last_result: LastDigest | None = None
+        # A server's reply is kept and shown (ledger, API, /healthz, log);
+        # one that echoes the login must not carry the password along.
+        self.redactor = Redactor(settings.secrets())
 
     async def started(self) -> None:
         """Load the last outcome, then start the schedule when mail is on."""
@@ -266,7 +270,9 @@ class Notifier(Actor):
         )
         out = []
         for activity in rows:
-            digest = compose(activity, day, self.settings.public_url)
+            digest = compose(
+                activity, day, self.settings.public_url, self.settings.secrets()
+            )
             out.append(await self._one(day, digest, dry_run, max_attempts))
         return out
 
@@ -343,13 +349,15 @@ class Notifier(Actor):
         try:
             refused = await mailer.send(self.smtp, message, digest.recipients)
         except CraftingError as exc:
-            await self._record(claim.run, day, sent=False, text=exc.message)
-            update = {"status": "failed", "error": exc.message}
+            error = self.redactor.text(exc.message)
+            await self._record(claim.run, day, sent=False, text=error)
+            update = {"status": "failed", "error": error}
             return outcome.model_copy(update=update), False
 
         note = None
         if refused:
             note = "refused: " + "; ".join(f"{a}: {r}" for a, r in refused.items())
+            note = self.redactor.text(note)
         await self._record(claim.run, day, sent=True, text=note)
         return outcome.model_copy(update={"status": "sent", "error": note}), True
 

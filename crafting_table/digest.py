@@ -15,7 +15,7 @@ Usage::
 
     rows = await ledger.read(digests.activity, start, end)
     for activity in rows:
-        digest = compose(activity, day, public_url=settings.public_url)
+        digest = compose(activity, day, settings.public_url, settings.secrets())
         if digest.recipients and digest.jobs:
             message = build_message(digest, sender="ct@example.com", now=now)
 """
@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit
 
 from crafting_table.ledger.digests import JobActivity, PatchSummary, ProjectActivity
 from crafting_table.ledger.findings import FindingRow
@@ -42,6 +42,7 @@ from crafting_table.models import (
     ProjectDigest,
     iso,
 )
+from crafting_table.redact import Redactor
 
 # A digest is read on a phone over breakfast: past these counts it says how
 # many more there are and links to the API instead of listing them.
@@ -262,14 +263,34 @@ def subject_for(project: str, day: date, jobs: list[DigestJob]) -> str:
     )
 
 
+def url_secrets(git_url: str) -> list[str]:
+    """The user name and password in ``git_url``, decoded; empty without."""
+    try:
+        parts = urlsplit(git_url)
+    except ValueError:
+        return []
+    return [unquote(v) for v in (parts.username, parts.password) if v]
+
+
 def compose(
-    activity: ProjectActivity, day: date, public_url: str | None = None
+    activity: ProjectActivity,
+    day: date,
+    public_url: str | None = None,
+    secrets: Iterable[str] = (),
 ) -> ProjectDigest:
-    """The digest of ``day`` for one project (jobs empty when nothing fired)."""
+    """The digest of ``day`` for one project (jobs empty when nothing fired).
+
+    Every string in it is masked (:class:`~crafting_table.redact.Redactor`)
+    for ``secrets`` (the service's own), the credentials of the project's
+    git_url, and anything shaped like a bearer or a URL's credentials.
+    Findings need it: a report file a recipe wrote never passed through
+    the masking of the job's log, and bearers are masked nowhere else.
+    """
     project = activity.project
     links = Links(public_url)
     jobs = [digest_job(a, fired, links) for a, fired in select(activity)]
-    return ProjectDigest(
+    redactor = Redactor([*secrets, *url_secrets(project.spec.git_url)])
+    digest = ProjectDigest(
         project=project.name,
         date=day.isoformat(),
         recipients=safe_recipients(project.spec.notify.email),
@@ -279,6 +300,7 @@ def compose(
         jobs=jobs[:MAX_JOBS],
         more_jobs=max(0, len(jobs) - MAX_JOBS),
     )
+    return redactor.model(digest)
 
 
 # -- the digest as mail -----------------------------------------------------

@@ -6,6 +6,12 @@ that git prints with ``GIT_TRACE``. :func:`variants` lists the shapes;
 :class:`Masker` replaces them in a byte stream even when a secret arrives
 split across two writes, holding back only a tail that could still grow
 into one.
+
+Some secrets the service cannot list: the bearers of its tokens (the
+ledger keeps only their hashes) and the credentials in any URL a tool
+prints. :class:`Redactor` masks known values and those shapes too, in
+text and in every string of a pydantic model, for what is shown outside a
+job's own log (the digest).
 """
 
 from __future__ import annotations
@@ -13,13 +19,31 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Iterable
+from typing import Any, TypeVar
 from urllib.parse import quote, quote_plus
+
+from pydantic import BaseModel
+
+from crafting_table.auth import BEARER_PREFIX
 
 MASK = b"***"
 # Shorter values would mask ordinary words; no real token is this short.
 MIN_SECRET_LENGTH = 6
 # A base64 fragment shorter than this matches random text too often.
 MIN_BASE64_FRAGMENT = 8
+
+# A bearer is the prefix and 43 URL-safe characters; 32 of them already
+# rule out words and identifiers that merely start with the prefix.
+_BEARER = re.compile(re.escape(BEARER_PREFIX) + r"[A-Za-z0-9_-]{32,}")
+# The value of an Authorization header, whatever its scheme.
+_AUTHORIZATION = re.compile(
+    r"(?i)(\bauthorization\s*[:=]\s*(?:bearer|basic|token)\s+)[^\s\"'<>,;]+"
+)
+# The userinfo of a URL: 'scheme://user:password@host' or 'scheme://token@host'.
+_USERINFO = re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://)[^/\s@\"'<>]+@")
+_MASK = MASK.decode()
+
+M = TypeVar("M", bound=BaseModel)
 
 
 def _base64_fragments(secret: bytes) -> list[bytes]:
@@ -116,3 +140,35 @@ class Masker:
             if any(shape.startswith(suffix) for shape in self._shapes):
                 return size
         return 0
+
+
+class Redactor:
+    """Masks known secrets and credential-shaped text in what is shown.
+
+    Known values go in every shape :func:`variants` lists; bearers,
+    Authorization header values and URL userinfo go whatever their value.
+    """
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        self._masker = Masker(secrets)
+
+    def text(self, value: str) -> str:
+        """``value`` with every secret and credential masked."""
+        data = self._masker.mask(value.encode("utf-8", "surrogateescape"))
+        text = data.decode("utf-8", "surrogateescape")
+        text = _BEARER.sub(_MASK, text)
+        text = _AUTHORIZATION.sub(rf"\g<1>{_MASK}", text)
+        return _USERINFO.sub(rf"\g<1>{_MASK}@", text)
+
+    def model(self, model: M) -> M:
+        """A copy of ``model`` with :meth:`text` applied to every string in it."""
+        return type(model).model_validate(self._walk(model.model_dump()))
+
+    def _walk(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, dict):
+            return {key: self._walk(item) for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return [self._walk(item) for item in value]
+        return value

@@ -105,16 +105,20 @@ class _LoopbackController(Controller):  # type: ignore[misc]
         )
 
 
-def password_check(user: str, password: str) -> Any:
-    """An aiosmtpd authenticator accepting exactly ``user``/``password``."""
+def password_check(user: str, password: str, echo: bool = False) -> Any:
+    """An aiosmtpd authenticator accepting exactly ``user``/``password``.
+
+    With ``echo``, a refusal repeats the password it was given, as a
+    careless server might.
+    """
 
     def check(
         server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
     ) -> AuthResult:
-        ok = (
-            auth_data.login.decode() == user and auth_data.password.decode() == password
-        )
-        return AuthResult(success=ok, handled=False)
+        given = auth_data.password.decode()
+        ok = auth_data.login.decode() == user and given == password
+        reply = f"535 5.7.8 {given!r} is not the password" if echo else None
+        return AuthResult(success=ok, handled=False, message=None if ok else reply)
 
     return check
 
@@ -127,19 +131,22 @@ def mail_server(
     starttls: ssl.SSLContext | None = None,
     implicit_tls: ssl.SSLContext | None = None,
     login: tuple[str, str] | None = None,
+    echo_refusal: bool = False,
 ) -> Iterator[MailSink]:
     """Run a server until the block ends; see the module docstring.
 
     ``starttls``: a server context; the server then refuses mail before
     STARTTLS. ``implicit_tls``: TLS from the first byte. ``login``: the one
-    user and password accepted, required before mail.
+    user and password accepted, required before mail; ``echo_refusal``
+    repeats a wrong password in the refusal.
     """
     sink = MailSink(refuse=set(refuse or ()))
     options: dict[str, Any] = {}
     if starttls is not None:
         options.update(tls_context=starttls, require_starttls=True)
     if login is not None:
-        options.update(authenticator=password_check(*login), auth_required=True)
+        check = password_check(*login, echo=echo_refusal)
+        options.update(authenticator=check, auth_required=True)
     controller = _LoopbackController(
         sink, hostname=HOST, port=port, ssl_context=implicit_tls, **options
     )

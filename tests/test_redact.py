@@ -9,7 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crafting_table.redact import Masker, redact_text
+from crafting_table.auth import mint_bearer
+from crafting_table.models import DigestFinding
+from crafting_table.redact import Masker, Redactor, redact_text
 
 SECRET = "gt_4f9a8b7c6d5e+/x"
 
@@ -68,3 +70,60 @@ def test_masker_without_secrets_passes_through() -> None:
 
     assert masker.feed(b"x" * 10) == b"x" * 10
     assert not masker.active
+
+
+BEARER = mint_bearer()
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        (f"bearer {BEARER} leaked", "bearer *** leaked"),
+        ("Authorization: Basic Ym90OnB3ZA==", "Authorization: Basic ***"),
+        ("authorization=token abc.def-123", "authorization=token ***"),
+        ("https://bot:pw@git.example.com/a.git", "https://***@git.example.com/a.git"),
+        ("ssh://tok3n@host:22/r", "ssh://***@host:22/r"),
+        (f"known {SECRET} value", "known *** value"),
+        # Ordinary text that only looks close stays as it is.
+        ("https://ct.example.com/jobs/06h4", "https://ct.example.com/jobs/06h4"),
+        ("mail ops@example.com", "mail ops@example.com"),
+        ("ct_short and a bearer token expired", "ct_short and a bearer token expired"),
+    ],
+    ids=[
+        "bearer",
+        "basic-header",
+        "token-header",
+        "url-userinfo",
+        "ssh-userinfo",
+        "known-value",
+        "plain-url",
+        "address",
+        "words",
+    ],
+)
+def test_redactor_masks_credentials_whatever_their_value(text: str, shown: str) -> None:
+    assert Redactor([SECRET]).text(text) == shown
+
+
+def test_redactor_masks_every_string_of_a_model() -> None:
+    finding = DigestFinding(
+        id=1,
+        kind="lint",
+        severity="error",
+        file=f"conf/{BEARER}.env",
+        line=3,
+        code=SECRET,
+        message=f"see https://u:{SECRET}@h/",
+        suggested_fix=None,
+        fingerprint="0123456789abcdef",
+        state="new",
+    )
+
+    masked = Redactor([SECRET]).model(finding)
+
+    assert (masked.file, masked.code, masked.message) == (
+        "conf/***.env",
+        "***",
+        "see https://***@h/",
+    )
+    assert masked.fingerprint == finding.fingerprint

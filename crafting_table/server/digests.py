@@ -72,7 +72,7 @@ async def show(date: str) -> DigestAnswer:
     runs = await ctx.ledger.read(digest_store.runs_on, day.isoformat())
     digests = []
     for activity in rows:
-        digest = compose(activity, day, ctx.settings.public_url)
+        digest = compose(activity, day, ctx.settings.public_url, ctx.settings.secrets())
         if digest.recipients:
             delivery = _delivery(runs.get(digest.project))
             digests.append(digest.model_copy(update={"delivery": delivery}))
