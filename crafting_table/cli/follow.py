@@ -2,9 +2,12 @@
 
 The service's ``/jobs/{id}/log/ws`` sends the log from its first line,
 then each new line, then one ``end`` frame with the job's status. A
-connection that drops before ``end`` is opened again; the log is sent
-again from the start, so the lines already printed are skipped by count
-(the service splits lines the same way each time).
+connection that drops or closes before ``end`` is opened again; the log is
+sent again from the start, so the lines already printed are skipped by
+count (the service splits lines the same way each time). When every
+reconnection fails too, the follower gives up with one sentence saying why
+the last one ended; a job whose log is empty gets a note saying so, so that
+its end is never just a blank.
 
 While the job is queued or running, a progress line on standard error
 shows its state and age, fed by polling ``GET /jobs/{id}``; it is drawn
@@ -126,6 +129,7 @@ async def _tail(
     printed = 0
     connected = False
     failure: Exception | None = None
+    reason = ""
     for delay in (0.0, *RETRY_DELAYS):
         await trio.sleep(delay)
         received = 0
@@ -139,11 +143,13 @@ async def _tail(
             ) as ws:
                 connected = True
                 while True:
-                    frame = json.loads(await ws.get_message())
+                    frame = _frame(await ws.get_message(), target, job_id)
                     if frame.get("type") == "end":
                         if frames:
                             out.json(frame, compact=True)
-                        return dict(frame)
+                        elif not printed:
+                            out.note(f"job {job_id} wrote nothing to its log")
+                        return frame
                     lines: list[str] = frame.get("lines", [])
                     fresh = lines[max(0, printed - received) :]
                     received += len(lines)
@@ -158,13 +164,48 @@ async def _tail(
                 # Never connected: the service is down or the URL is wrong,
                 # and waiting would not change that.
                 raise unreachable(target.url, exc) from exc
-            failure = exc
+            failure, reason = exc, _lost(exc)
     assert failure is not None
     raise ServiceUnreachable(
-        f"lost the log of job {job_id!r} at {target.url} {len(RETRY_DELAYS) + 1} times "
-        f"({type(failure).__name__}: {failure}); the job goes on: see "
-        f"'crafting-table job show {job_id}'"
+        f"lost the log of job {job_id!r} at {target.url} {len(RETRY_DELAYS) + 1} "
+        f"times, the last because {reason}; the job itself may still be "
+        f"running: see 'crafting-table job show {job_id}'"
     ) from failure
+
+
+def _frame(message: str | bytes, target: Target, job_id: str) -> dict[str, Any]:
+    """One frame of the log websocket as a dict.
+
+    Raises:
+        ServiceUnreachable: the frame is not a JSON object (not the service).
+    """
+    try:
+        frame = json.loads(message)
+    except ValueError:
+        frame = None
+    if not isinstance(frame, dict):
+        shown = message[:80] if isinstance(message, str) else "binary data"
+        raise ServiceUnreachable(
+            f"the log websocket of job {job_id!r} at {target.url} sent {shown!r}, "
+            "which is not the service's JSON; check the URL"
+        )
+    return frame
+
+
+def _lost(exc: Exception) -> str:
+    """Why a log connection ended early, as a clause for the final message."""
+    if isinstance(exc, ConnectionClosed):
+        close = exc.reason
+        if close is None:
+            return "the connection closed before the job's end"
+        said = f": {close.reason}" if close.reason else ""
+        return (
+            "the connection closed before the job's end "
+            f"(code {close.code} {close.name}{said})"
+        )
+    # HandshakeError says nothing itself; its cause does.
+    cause = str(exc) or str(exc.__cause__ or "") or type(exc).__name__
+    return f"connecting again failed ({cause})"
 
 
 def _emit(out: Output, lines: list[str], frames: bool) -> None:

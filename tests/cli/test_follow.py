@@ -26,6 +26,7 @@ from crafting_table.cli.connection import Target
 from crafting_table.cli.follow import exit_status, follow
 from crafting_table.cli.output import Output
 from crafting_table.errors import ServiceRefused, ServiceUnreachable
+from tests.cli.conftest import invoke
 from tests.support import Repo, enqueue, register
 
 
@@ -89,7 +90,7 @@ class FlakyTail:
         await ws.aclose()
 
 
-async def serve_tail(nursery: trio.Nursery, tail: FlakyTail) -> Target:
+async def serve_tail(nursery: trio.Nursery, tail: FlakyTail | OddTail) -> Target:
     server = await nursery.start(
         partial(serve_websocket, tail.handle, "127.0.0.1", 0, ssl_context=None)
     )
@@ -133,6 +134,82 @@ async def test_a_tail_that_keeps_dropping_gives_up(
         await trio.to_thread.run_sync(follow, target, "job1", out)
     # Each line printed once however often the connection dropped.
     assert stdout.getvalue().splitlines() == [f"line {i}" for i in range(6)]
+
+
+class OddTail:
+    """A log websocket that misbehaves in one way on every connection."""
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+        self.connections = 0
+
+    async def handle(self, request: WebSocketRequest) -> None:
+        ws = await request.accept()
+        self.connections += 1
+        if self.mode == "no-end":
+            await ws.send_message(json.dumps({"type": "lines", "lines": ["one"]}))
+            await ws.aclose(code=1001, reason="going away")
+        elif self.mode == "not-json":
+            await ws.send_message("<html>a proxy's page</html>")
+            await ws.aclose()
+        else:
+            end = {"type": "end", "status": "succeeded", "exit_code": 0}
+            await ws.send_message(json.dumps(end))
+            await ws.aclose()
+
+
+@pytest.mark.parametrize(
+    ("mode", "status", "out", "err"),
+    [
+        pytest.param(
+            "no-end",
+            3,
+            "one\n",
+            "crafting-table: lost the log of job 'job1' at {url} 6 times, the last "
+            "because the connection closed before the job's end (code 1001 "
+            "GOING_AWAY: going away); the job itself may still be running: see "
+            "'crafting-table job show job1'\n",
+            id="closed-before-the-end",
+        ),
+        pytest.param(
+            "not-json",
+            3,
+            "",
+            "crafting-table: the log websocket of job 'job1' at {url} sent "
+            "\"<html>a proxy's page</html>\", which is not the service's JSON; "
+            "check the URL\n",
+            id="not-the-service",
+        ),
+        pytest.param(
+            "empty",
+            0,
+            "",
+            "job job1 wrote nothing to its log\njob job1 succeeded with exit code 0\n",
+            id="empty-log",
+        ),
+    ],
+)
+async def test_a_tail_that_ends_oddly_says_so_in_one_line(
+    nursery: trio.Nursery,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    mode: str,
+    status: int,
+    out: str,
+    err: str,
+) -> None:
+    monkeypatch.setattr("crafting_table.cli.follow.RETRY_DELAYS", (0.01,) * 5)
+    tail = OddTail(mode)
+    target = await serve_tail(nursery, tail)
+    argv = ["job", "log", "job1", "--follow", "--url", target.url, "--token", "t"]
+    capsys.readouterr()
+
+    ran = await trio.to_thread.run_sync(invoke, argv)
+
+    captured = capsys.readouterr()
+    assert (ran, captured.out) == (status, out)
+    assert captured.err == err.format(url=target.url)
+    assert tail.connections == (6 if mode == "no-end" else 1)
 
 
 async def test_a_refused_tail_carries_the_api_message(
