@@ -4,6 +4,10 @@ Every ``CRAFTING_GC_INTERVAL_SECS`` (hourly by default), or on a ``Tick``:
 
 * worktrees and report folders older than ``CRAFTING_WORKTREE_MAX_AGE_SECS``
   that no running job owns are deleted, then ``git worktree prune``;
+* the private refs of patch attempts that ended more than
+  ``CRAFTING_WORKTREE_MAX_AGE_SECS`` ago are deleted from the bare clone,
+  then its unreachable loose objects of that age (an hour at least) are
+  pruned;
 * bare clones of projects with no job for ``CRAFTING_CLONE_QUIET_SECS``
   get ``git gc --prune=now``, once per quiet spell;
 * folders of projects that no longer exist are deleted, in the workspace
@@ -23,14 +27,20 @@ from typing import Any
 import trio
 
 from actors.kernel import Actor
+from crafting_table import patchrepo
 from crafting_table.config import Settings
 from crafting_table.errors import CraftingError
 from crafting_table.executor import Executor
 from crafting_table.ledger import Ledger
+from crafting_table.ledger import patches as patch_store
 from crafting_table.messages import Ref, Tick
 from crafting_table.workspace import Workspace
 
 logger = logging.getLogger(__name__)
+
+# An hour: far longer than a fetch or a commit takes between writing an
+# object and pointing a ref at it (git's own default waits two weeks).
+PRUNE_FLOOR_SECS = 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +50,7 @@ class GcStatistics:
     name: str
     runs: int
     worktrees_removed: int
+    patch_refs_removed: int
     clones_collected: int
     logs_removed: int
     last_run: float | None
@@ -66,6 +77,7 @@ class Gc(Actor):
         self.executor = executor
         self.runs = 0
         self.worktrees_removed = 0
+        self.patch_refs_removed = 0
         self.clones_collected = 0
         self.logs_removed = 0
         self.last_run: float | None = None
@@ -95,6 +107,7 @@ class Gc(Actor):
             name=self.name,
             runs=self.runs,
             worktrees_removed=self.worktrees_removed,
+            patch_refs_removed=self.patch_refs_removed,
             clones_collected=self.clones_collected,
             logs_removed=self.logs_removed,
             last_run=self.last_run,
@@ -114,6 +127,7 @@ class Gc(Actor):
                     await self._remove_unknown(project, running)
                     continue
                 await self._prune_worktrees(project, running, now)
+                await self._drop_patch_refs(project, now)
                 quiet_since = last_job.get(project, 0.0)
                 if now - quiet_since > self.settings.clone_quiet_secs:
                     await self._collect_clone(project, quiet_since)
@@ -168,6 +182,34 @@ class Gc(Actor):
             self.worktrees_removed += removed
             logger.info("gc removed %d stale worktree(s) of %s", removed, project)
         await self.workspace.prune(project)
+
+    async def _drop_patch_refs(self, project: str, now: float) -> None:
+        cache = self.workspace.cache_dir(project)
+        if not (cache / "HEAD").exists():
+            return
+        timeout = self.settings.git_timeout_secs
+        refs = await patchrepo.private_refs(cache, timeout)
+        if not refs:
+            return
+        # Read after the listing: an attempt's row is written before its
+        # ref, so every ref listed has its row in this read, under way if
+        # it is (a read first could miss an attempt started in between).
+        retention = self.settings.worktree_max_age_secs
+        keeping = await self.ledger.read(patch_store.keeping_refs, now - retention)
+        ended = [ref for attempt, ref in sorted(refs.items()) if attempt not in keeping]
+        if not ended:
+            return
+        await patchrepo.drop_refs(cache, ended, timeout)
+        # Never younger than PRUNE_FLOOR_SECS, whatever the retention: a job's
+        # fetch into this clone may have written objects no ref names yet.
+        older_than = max(retention, PRUNE_FLOOR_SECS)
+        await patchrepo.prune_objects(cache, older_than, timeout)
+        self.patch_refs_removed += len(ended)
+        logger.info(
+            "gc removed %d private ref(s) of ended patch attempts of %s",
+            len(ended),
+            project,
+        )
 
     async def _collect_clone(self, project: str, quiet_since: float) -> None:
         if self._collected.get(project) == quiet_since:

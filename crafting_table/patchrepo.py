@@ -9,10 +9,10 @@ has checked out. The commit lives instead under
 ``refs/crafting-table/patches/<attempt>``, which no fetch refspec names,
 and reaches the remote as ``<commit>:refs/heads/<branch>``.
 
-TODO: private refs of ended attempts are never deleted, so a clone keeps
-one small commit per attempt until its project is deleted; pruning them
-with the GC (after the pull request merged, or after a retention period)
-would bound that.
+Once an attempt has ended, its ref is needed no more (a pushed commit
+lives on in the remote's branch): the GC lists the private refs with
+:func:`private_refs`, deletes those of attempts ended long enough ago with
+:func:`drop_refs`, and removes their commits with :func:`prune_objects`.
 """
 
 from __future__ import annotations
@@ -140,6 +140,47 @@ async def commit(worktree: Path, message_file: Path, timeout: float) -> str:
 async def keep(cache: Path, ref: str, sha: str, timeout: float) -> None:
     """Point ``ref`` in the bare clone at ``sha``."""
     await run_git(["update-ref", "--", ref, sha], git_dir=cache, timeout=timeout)
+
+
+async def private_refs(cache: Path, timeout: float) -> dict[int, str]:
+    """The private refs in the bare clone, by the id of their attempt.
+
+    A ref under :data:`PRIVATE_REFS` whose last part is not an id is not
+    ours and is left out.
+    """
+    result = await run_git(
+        ["for-each-ref", "--format=%(refname)", f"{PRIVATE_REFS}/"],
+        git_dir=cache,
+        timeout=timeout,
+    )
+    refs = {}
+    for name in result.stdout.split():
+        tail = name.removeprefix(f"{PRIVATE_REFS}/")
+        if tail.isdecimal():
+            refs[int(tail)] = name
+    return refs
+
+
+async def drop_refs(cache: Path, refs: Iterable[str], timeout: float) -> None:
+    """Delete ``refs`` from the bare clone; one already gone is no error."""
+    for ref in refs:
+        await run_git(
+            ["update-ref", "-d", "--", ref], git_dir=cache, timeout=timeout, check=False
+        )
+
+
+async def prune_objects(cache: Path, older_than: float, timeout: float) -> None:
+    """Remove the clone's unreachable loose objects older than ``older_than`` s.
+
+    Only old ones: a fetch or a commit under way writes objects before a ref
+    points at them, and those must survive. Packed objects wait for the
+    GC's ``git gc`` of a quiet clone.
+    """
+    await run_git(
+        ["prune", f"--expire={int(older_than)}.seconds.ago"],
+        git_dir=cache,
+        timeout=timeout,
+    )
 
 
 async def has_branch(cache: Path, name: str, timeout: float) -> bool:

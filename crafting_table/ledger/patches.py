@@ -200,6 +200,20 @@ def advance(
     return get(conn, attempt_id) if cursor.rowcount == 1 else None
 
 
+def keeping_refs(conn: sqlite3.Connection, cutoff: float) -> set[int]:
+    """Ids of the attempts whose private ref must stay.
+
+    Those under way, and those ended at or after ``cutoff``; an attempt
+    that ended before it, or whose row is gone, needs its ref no more.
+    """
+    rows = conn.execute(
+        "SELECT id FROM patch_attempts"
+        " WHERE status IN ('drafting', 'verifying', 'pushing') OR updated_at >= ?",
+        (cutoff,),
+    )
+    return {int(r[0]) for r in rows}
+
+
 def abandon_unfinished(conn: sqlite3.Connection, reason: str, now: float) -> int:
     """Fail every attempt still under way (its process is gone); return how many."""
     cursor = conn.execute(

@@ -209,3 +209,83 @@ async def test_the_timer_runs_passes_without_a_tick(
         await service.aclose()
 
     assert not orphan.parent.exists()
+
+
+async def add_attempt(service: ServiceHandle, status: str, updated_ago: float) -> int:
+    """The next patch attempt at the project's first finding; return its id."""
+
+    def add(conn: Any) -> int:
+        finding = conn.execute("SELECT id, job_id FROM findings").fetchone()
+        made = conn.execute("SELECT COUNT(*) FROM patch_attempts").fetchone()[0]
+        then = time.time() - updated_ago
+        cursor = conn.execute(
+            "INSERT INTO patch_attempts (finding_id, job_id, project_name, owner,"
+            " attempt_number, status, created_at, updated_at)"
+            " VALUES (?, ?, 'demo', 'admin', ?, ?, ?, ?)",
+            (finding[0], finding[1], made + 1, status, then, then),
+        )
+        return int(cursor.lastrowid)
+
+    attempt: int = await service.ledger.write(add)
+    return attempt
+
+
+def kept_commit(cache: Path, base: str, ref: str) -> str:
+    """A new commit on ``base`` held by ``ref``, as a patch attempt keeps one."""
+    made = bare_git(cache, "commit-tree", f"{base}^{{tree}}", "-p", base, "-m", ref)
+    assert made.returncode == 0, made.stderr
+    sha = made.stdout.strip()
+    assert bare_git(cache, "update-ref", ref, sha).returncode == 0
+    return sha
+
+
+def loose(cache: Path, sha: str) -> Path:
+    """Where git keeps ``sha`` as a loose object."""
+    return cache / "objects" / sha[:2] / sha[2:]
+
+
+async def test_private_refs_of_ended_patch_attempts_go(
+    service: ServiceHandle, admin: httpx.AsyncClient, make_repo: Any
+) -> None:
+    repo: Repo = make_repo()
+    head = repo.git("rev-parse", "HEAD")
+    await register(admin, repo, lint="exit 1")
+    await run_job(admin, "demo", recipe="lint")
+    cache = service.settings.workspace_dir / "demo" / ".cache"
+    hours = 3 * 3600
+    attempts = {
+        "ended-long-ago": await add_attempt(service, "pr_opened", hours),
+        "ended-just-now": await add_attempt(service, "verify_failed", 0),
+        "under-way": await add_attempt(service, "verifying", hours),
+    }
+    refs = {name: f"refs/crafting-table/patches/{n}" for name, n in attempts.items()}
+    # A ref whose attempt row is gone, and one that names no attempt.
+    refs["row-gone"] = "refs/crafting-table/patches/999999"
+    refs["not-an-id"] = "refs/crafting-table/patches/scratch"
+    commits = {name: kept_commit(cache, head, ref) for name, ref in refs.items()}
+    # Objects as old as their attempts; the gone row's commit is younger
+    # than any prune may touch (a fetch could be writing such an object).
+    for name in ("ended-long-ago", "under-way"):
+        age(loose(cache, commits[name]), hours)
+
+    stats = await collect(service)
+
+    listing = bare_git(
+        cache, "for-each-ref", "--format=%(refname)", "refs/crafting-table/"
+    )
+    assert sorted(listing.stdout.split()) == sorted(
+        refs[name] for name in ("ended-just-now", "under-way", "not-an-id")
+    )
+    assert stats["patch_refs_removed"] == 2
+    present = {
+        name: bare_git(cache, "cat-file", "-e", sha).returncode == 0
+        for name, sha in commits.items()
+    }
+    assert present == {
+        "ended-long-ago": False,
+        "ended-just-now": True,
+        "under-way": True,
+        "row-gone": True,
+        "not-an-id": True,
+    }
+    assert bare_git(cache, "cat-file", "-e", head).returncode == 0
