@@ -21,7 +21,6 @@ import argparse
 import contextlib
 import gc
 import os
-import signal
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -116,10 +115,16 @@ def run_client(
 
 
 def serve(args: argparse.Namespace) -> int:
-    """Run the service until SIGTERM or SIGINT."""
+    """Run the service until SIGTERM or SIGINT; the exit status.
+
+    0 after an orderly stop; 128 + the signal's number when a second
+    signal cut the shutdown short (see :mod:`crafting_table.cli.foreground`);
+    1 with one line per reason when the service cannot run; 2 for bad
+    settings.
+    """
     from pydantic import ValidationError
 
-    from actors.serve import run_service
+    from crafting_table.cli.foreground import Foreground
     from crafting_table.config import Settings
     from crafting_table.logconfig import configure
 
@@ -142,16 +147,6 @@ def serve(args: argparse.Namespace) -> int:
         return 2
     configure(settings.log_level, settings.log_format)
 
-    async def run() -> None:
-        async with trio.open_nursery() as nursery:
-            handle = await nursery.start(run_service, settings)
-            # The first signal stops in order; the handlers are restored
-            # after it, so a second one stops at once.
-            with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-                async for _ in signals:
-                    handle.stop()
-                    break
-
     # Everything imported so far lives as long as the process: keep it out
     # of the collector's scans, which otherwise stall every task for
     # milliseconds at a time (felt by websocket watchers as delay spikes).
@@ -159,7 +154,7 @@ def serve(args: argparse.Namespace) -> int:
     gc.freeze()
     gc.set_threshold(20_000, 50, 50)
     try:
-        trio.run(run)
+        return trio.run(Foreground(settings).run)
     except BaseException as exc:
         problems = _fatal(exc)
         if problems is None:
@@ -167,7 +162,6 @@ def serve(args: argparse.Namespace) -> int:
         for problem in problems:
             print(f"crafting-table: {problem}", file=sys.stderr)
         return 1
-    return 0
 
 
 def _fatal(error: BaseException) -> list[str] | None:

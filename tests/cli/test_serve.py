@@ -1,14 +1,26 @@
-"""``crafting-table serve`` refusing to start says why in one line."""
+"""``crafting-table serve``: refusing to start says why in one line; Ctrl-C
+stops it in order, a second Ctrl-C at once, a third without clean-up."""
 
 from __future__ import annotations
 
 import os
+import signal
 import socket
+import sqlite3
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import trio
+
+from crafting_table import procs
+from tests.support import Repo, enqueue, wait_job
+from tests.test_restart import Server, client
+from tests.test_runner import wait_for_file
 
 
 def serve(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
@@ -57,3 +69,124 @@ def test_bad_settings(tmp_path: Path, env: dict[str, str], message: str) -> None
     assert done.returncode in (1, 2)
     assert message in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    """``crafting-table serve`` in a child process; killed if a test leaves it."""
+    instance = Server(tmp_path)
+    yield instance
+    if instance.process is not None and instance.process.poll() is None:
+        instance.process.kill()
+        instance.process.wait(10)
+
+
+async def wait_for_line(server: Server, text: str, timeout: float = 20) -> None:
+    """Wait until the service's standard error shows ``text``."""
+    with trio.fail_after(timeout):
+        while text not in server.log.read_text():
+            await trio.sleep(0.05)
+
+
+async def start_two_jobs(server: Server, make_repo: Any, test: str) -> tuple[str, str]:
+    """A running test job (its shell's pid in ``<root>/pid``) and a queued one."""
+    repo: Repo = make_repo()
+    pid_file = server.root / "pid"
+    async with client(server) as api:
+        answer = await api.post(
+            "/projects",
+            json={
+                "name": "demo",
+                "git_url": repo.url,
+                "subprojects": [
+                    {
+                        "path": ".",
+                        "test": f"echo $$ > {pid_file}; {test}",
+                        "lint": "echo later",
+                    }
+                ],
+            },
+        )
+        assert answer.status_code == 201, answer.text
+        running = await enqueue(api, "demo", recipe="test")
+        await wait_for_file(pid_file)
+        queued = await enqueue(api, "demo", recipe="lint")
+    return running, queued
+
+
+def statuses(server: Server) -> dict[str, str]:
+    with sqlite3.connect(server.root / "data" / "ledger.sqlite3") as conn:
+        return dict(conn.execute("SELECT id, status FROM jobs").fetchall())
+
+
+async def test_a_second_ctrl_c_stops_at_once(server: Server, make_repo: Any) -> None:
+    server.start(CRAFTING_SHUTDOWN_GRACE_SECS="120")
+    running, queued = await start_two_jobs(server, make_repo, "exec sleep 600")
+    assert server.process is not None
+
+    server.process.send_signal(signal.SIGINT)
+    await wait_for_line(server, "SIGINT: stopping; running jobs get 120 s to finish")
+    # The first one waits for the running job: the service is still there.
+    await trio.sleep(1)
+    assert server.process.poll() is None
+    started = time.monotonic()
+    server.process.send_signal(signal.SIGINT)
+    code = await trio.to_thread.run_sync(server.process.wait, 30)
+
+    assert code == 128 + signal.SIGINT
+    assert time.monotonic() - started < 10
+    log = server.log.read_text()
+    assert "crafting-table: SIGINT: stopping at once; running jobs are killed" in log
+    assert "Traceback" not in log
+    assert not procs.is_running(int((server.root / "pid").read_text()))
+    assert statuses(server) == {running: "canceled", queued: "queued"}
+
+
+async def test_a_third_ctrl_c_leaves_running_jobs_to_the_next_start(
+    server: Server, make_repo: Any
+) -> None:
+    # The recipe ignores SIGTERM and the kill grace is long, so the clean-up
+    # the second Ctrl-C starts is still waiting when the third comes.
+    server.start(CRAFTING_SHUTDOWN_GRACE_SECS="120", CRAFTING_KILL_GRACE_SECS="120")
+    running, queued = await start_two_jobs(
+        server, make_repo, "trap '' TERM; exec sleep 600"
+    )
+    assert server.process is not None
+    recipe = int((server.root / "pid").read_text())
+    try:
+        await stop_three_times_then_restart(server, running, queued, recipe)
+    finally:
+        # A failure above must not leave a recipe that ignores SIGTERM.
+        if procs.is_running(recipe):
+            os.kill(recipe, signal.SIGKILL)
+
+
+async def stop_three_times_then_restart(
+    server: Server, running: str, queued: str, recipe: int
+) -> None:
+    assert server.process is not None
+    for line in ("SIGINT: stopping;", "SIGINT: stopping at once;"):
+        server.process.send_signal(signal.SIGINT)
+        await wait_for_line(server, line)
+    started = time.monotonic()
+    server.process.send_signal(signal.SIGINT)
+    code = await trio.to_thread.run_sync(server.process.wait, 30)
+
+    assert code == 128 + signal.SIGINT
+    assert time.monotonic() - started < 5
+    assert "SIGINT: exiting now; jobs still marked running are failed" in (
+        server.log.read_text()
+    )
+    assert statuses(server) == {running: "running", queued: "queued"}
+    assert procs.is_running(recipe)
+
+    server.start()
+    async with client(server) as api:
+        orphan = await wait_job(api, running)
+        later = await wait_job(api, queued)
+    assert (orphan["job"]["status"], orphan["job"]["exit_code"]) == ("failed", -1)
+    assert later["job"]["status"] == "succeeded"
+    with trio.fail_after(10):
+        while procs.is_running(recipe):
+            await trio.sleep(0.05)
+    assert server.stop() == 0
