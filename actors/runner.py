@@ -565,7 +565,11 @@ class Runner(Actor):
         final: JobRow | None = None
         try:
             if stopping:
-                raise ActorError("the service is stopping; findings were not parsed")
+                # Not a parser failure: the job's own story is the shutdown.
+                raise ActorError(
+                    "the service stopped before the job ended; "
+                    "its findings were not parsed"
+                )
             final = await self.deps.parser.ask(
                 ParseJob(
                     job=job,
@@ -579,15 +583,18 @@ class Runner(Actor):
                 timeout=PARSE_TIMEOUT,
             )
         except CraftingError as exc:
-            logger.warning(
-                "job %s (%s): parser failed: %s", job.id, job.project_name, exc
-            )
+            reason = exc.message
+            if not stopping:
+                logger.warning(
+                    "job %s (%s): parser failed: %s", job.id, job.project_name, exc
+                )
+                reason = f"findings could not be parsed: {reason}"
             final = await self.deps.ledger.write(
                 job_store.finish,
                 job.id,
                 status=outcome.status,
                 exit_code=outcome.exit_code,
-                error=outcome.error or f"findings could not be parsed: {exc.message}",
+                error=outcome.error or reason,
                 log_bytes=log_bytes,
                 findings_count=0,
                 now=time.time(),

@@ -9,8 +9,8 @@
 #
 # The container starts as root for these steps; the command then runs as
 # crafter, holding only the capabilities the service needs to hand each
-# job to the recipe user (setuid, setgid, chown, fowner, dac_override,
-# kill) as ambient capabilities. The service strips them again from every
+# job to its project's recipe uid (setuid, setgid, chown, fowner,
+# dac_override, kill) as ambient capabilities. The service strips them again from every
 # recipe. Started as crafter instead (docker run --user), the steps use
 # crafter's passwordless sudo, and the command runs as crafter without
 # capabilities (the service then refuses CRAFTING_RECIPE_USER).
