@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from crafting_table.ledger.jobs import JobRow
 from crafting_table.messages import JobParsed, ParseJob, Ref
 from crafting_table.parsers import Finding, ParseContext, parse_job
 from crafting_table.parsers.identity import identities
+from crafting_table.redact import Redactor
 from crafting_table.sourcefiles import SourceReader
 
 logger = logging.getLogger(__name__)
@@ -90,7 +91,9 @@ class Parser(Actor):
                 reports_dir=message.reports_dir,
                 timed_out=message.status == "timed_out",
             )
-            found, keys = await trio.to_thread.run_sync(_parse_and_identify, context)
+            found, keys = await trio.to_thread.run_sync(
+                _parse_and_identify, context, Redactor(message.secrets)
+            )
             self.parse_seconds += time.monotonic() - started
 
         row = await self.ledger.write(
@@ -169,7 +172,27 @@ def _rest_of_line(handle: Any, piece: bytes) -> bytes:
     return b"".join(parts)
 
 
-def _parse_and_identify(context: ParseContext) -> tuple[list[Finding], list[str]]:
+def _parse_and_identify(
+    context: ParseContext, redactor: Redactor
+) -> tuple[list[Finding], list[str]]:
     found = parse_job(context)
     reader = SourceReader(context.workdir)
-    return found, identities(found, reader.line)
+    keys = identities(found, reader.line)
+    return [_masked(finding, redactor) for finding in found], keys
+
+
+def _masked(finding: Finding, redactor: Redactor) -> Finding:
+    """``finding`` with its texts masked: a report file never went through
+    the log's masking, and a log line may hold a bearer or credentials in a
+    URL that no configured secret names."""
+    text = redactor.text
+    return replace(
+        finding,
+        message=text(finding.message),
+        file=text(finding.file) if finding.file else finding.file,
+        code=text(finding.code) if finding.code else finding.code,
+        suggested_fix=text(finding.suggested_fix)
+        if finding.suggested_fix
+        else finding.suggested_fix,
+        raw=redactor.value(finding.raw),
+    )

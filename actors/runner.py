@@ -579,6 +579,7 @@ class Runner(Actor):
                     log_bytes=log_bytes,
                     workdir=outcome.workdir,
                     reports_dir=outcome.reports,
+                    secrets=writer.secrets,
                 ),
                 timeout=PARSE_TIMEOUT,
             )

@@ -182,6 +182,11 @@ class LogWriter:
         self._secrets += secrets
         self._masker = Masker(self._secrets)
 
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The values this log is masked for."""
+        return tuple(self._secrets)
+
     def mask(self, text: str) -> str:
         """``text`` with every secret of this log masked."""
         data = self._masker.mask(text.encode("utf-8", "surrogateescape"))

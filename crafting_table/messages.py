@@ -117,7 +117,9 @@ class ParseJob(Ask[Any]):
     Answers the finished job (a ``ledger.jobs.JobRow``), or None when it was
     gone or already finished. ``job`` is the row as the Runner claimed it;
     ``workdir`` (the folder the recipe ran in) still exists while the
-    Parser handles this.
+    Parser handles this. ``secrets`` are the values the job's log was
+    masked for; findings are masked for them too, since a report the
+    recipe wrote never passed through the log.
     """
 
     job: Any
@@ -127,6 +129,7 @@ class ParseJob(Ask[Any]):
     log_bytes: int
     workdir: Path | None
     reports_dir: Path | None
+    secrets: tuple[str, ...] = ()
 
 
 # -- notifier and patcher ---------------------------------------------------

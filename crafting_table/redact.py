@@ -9,9 +9,10 @@ into one.
 
 Some secrets the service cannot list: the bearers of its tokens (the
 ledger keeps only their hashes) and the credentials in any URL a tool
-prints. :class:`Redactor` masks known values and those shapes too, in
-text and in every string of a pydantic model, for what is shown outside a
-job's own log (the digest).
+prints. Bearers have a shape of their own, which the stream masks too.
+:class:`Redactor` adds Authorization values and URL userinfo, in text and
+in every string of a pydantic model or JSON value, for what is shown
+outside a job's own log (findings, the digest).
 """
 
 from __future__ import annotations
@@ -34,7 +35,19 @@ MIN_BASE64_FRAGMENT = 8
 
 # A bearer is the prefix and 43 URL-safe characters; 32 of them already
 # rule out words and identifiers that merely start with the prefix.
-_BEARER = re.compile(re.escape(BEARER_PREFIX) + r"[A-Za-z0-9_-]{32,}")
+_BEARER = re.compile(re.escape(BEARER_PREFIX.encode("ascii")) + rb"[A-Za-z0-9_-]{32,}")
+# The end of a stream piece that may still grow into a bearer: the prefix
+# and some of its characters, or a proper start of the prefix.
+_BEARER_TAIL = re.compile(
+    b"(?:"
+    + re.escape(BEARER_PREFIX.encode("ascii"))
+    + b"[A-Za-z0-9_-]*|"
+    + b"|".join(
+        re.escape(BEARER_PREFIX[:size].encode("ascii"))
+        for size in range(len(BEARER_PREFIX) - 1, 0, -1)
+    )
+    + b")\\Z"
+)
 # The value of an Authorization header, whatever its scheme.
 _AUTHORIZATION = re.compile(
     r"(?i)(\bauthorization\s*[:=]\s*(?:bearer|basic|token)\s+)[^\s\"'<>,;]+"
@@ -80,17 +93,13 @@ def variants(secrets: Iterable[str]) -> list[bytes]:
 
 
 def redact_text(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with every shape of every secret replaced by ``***``."""
-    shapes = variants(secrets)
-    if not shapes:
-        return text
-    data = text.encode("utf-8", "surrogateescape")
-    pattern = re.compile(b"|".join(re.escape(v) for v in shapes))
-    return pattern.sub(MASK, data).decode("utf-8", "surrogateescape")
+    """``text`` with every shape of every secret, and every bearer, masked."""
+    data = Masker(secrets).mask(text.encode("utf-8", "surrogateescape"))
+    return data.decode("utf-8", "surrogateescape")
 
 
 class Masker:
-    """Masks secrets in a byte stream fed in arbitrary pieces.
+    """Masks secrets and bearers in a byte stream fed in arbitrary pieces.
 
     :meth:`feed` returns what is safe to write now; :meth:`flush` returns
     the held-back tail at the end of the stream. Output equals
@@ -109,37 +118,36 @@ class Masker:
 
     def mask(self, data: bytes) -> bytes:
         """``data`` masked as a whole, apart from the stream."""
-        return self._pattern.sub(MASK, data) if self._pattern else data
-
-    @property
-    def active(self) -> bool:
-        """False when there is nothing to mask (the stream passes through)."""
-        return self._pattern is not None
+        if self._pattern is not None:
+            data = self._pattern.sub(MASK, data)
+        return _BEARER.sub(MASK, data)
 
     def feed(self, data: bytes | bytearray) -> bytes:
         """Mask ``data`` (after any held-back tail); return the safe part."""
-        if self._pattern is None:
-            return bytes(data)
-        buffer = self._pattern.sub(MASK, self._carry + data)
+        buffer = self._carry + data
+        if self._pattern is not None:
+            buffer = self._pattern.sub(MASK, buffer)
         hold = self._holdback(buffer)
         self._carry = buffer[len(buffer) - hold :] if hold else b""
-        return buffer[: len(buffer) - hold]
+        return _BEARER.sub(MASK, buffer[: len(buffer) - hold])
 
     def flush(self) -> bytes:
         """The held-back tail; call once at the end of the stream."""
         tail, self._carry = self._carry, b""
-        return tail
+        return _BEARER.sub(MASK, tail)
 
     def _holdback(self, buffer: bytes) -> int:
         # The longest suffix of the buffer that is a proper prefix of some
-        # shape: those bytes might be the start of a secret whose rest is
-        # still in the pipe.
+        # shape, or may grow into a bearer: those bytes might be the start
+        # of a secret whose rest is still in the pipe.
+        tail = _BEARER_TAIL.search(buffer, max(len(buffer) - 128, 0))
+        hold = len(buffer) - tail.start() if tail else 0
         window = buffer[-(self._longest - 1) :] if self._longest > 1 else b""
-        for size in range(len(window), 0, -1):
+        for size in range(len(window), hold, -1):
             suffix = window[-size:]
             if any(shape.startswith(suffix) for shape in self._shapes):
                 return size
-        return 0
+        return hold
 
 
 class Redactor:
@@ -156,19 +164,19 @@ class Redactor:
         """``value`` with every secret and credential masked."""
         data = self._masker.mask(value.encode("utf-8", "surrogateescape"))
         text = data.decode("utf-8", "surrogateescape")
-        text = _BEARER.sub(_MASK, text)
         text = _AUTHORIZATION.sub(rf"\g<1>{_MASK}", text)
         return _USERINFO.sub(rf"\g<1>{_MASK}@", text)
 
     def model(self, model: M) -> M:
         """A copy of ``model`` with :meth:`text` applied to every string in it."""
-        return type(model).model_validate(self._walk(model.model_dump()))
+        return type(model).model_validate(self.value(model.model_dump()))
 
-    def _walk(self, value: Any) -> Any:
+    def value(self, value: Any) -> Any:
+        """A JSON-like ``value`` with :meth:`text` applied to every string."""
         if isinstance(value, str):
             return self.text(value)
         if isinstance(value, dict):
-            return {key: self._walk(item) for key, item in value.items()}
+            return {key: self.value(item) for key, item in value.items()}
         if isinstance(value, list | tuple):
-            return [self._walk(item) for item in value]
+            return [self.value(item) for item in value]
         return value

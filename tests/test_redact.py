@@ -69,10 +69,27 @@ def test_masker_without_secrets_passes_through() -> None:
     masker = Masker([])
 
     assert masker.feed(b"x" * 10) == b"x" * 10
-    assert not masker.active
+    assert masker.flush() == b""
 
 
 BEARER = mint_bearer()
+
+
+@given(cuts=st.lists(st.integers(min_value=0, max_value=90), max_size=6))
+def test_stream_masks_bearers_it_was_never_told(cuts: list[int]) -> None:
+    stream = f"token {BEARER}\nsee ct_docs and {BEARER}".encode()
+    masker = Masker([])
+    pieces = []
+    last = 0
+    for cut in sorted(set(min(c, len(stream)) for c in cuts)):
+        pieces.append(masker.feed(stream[last:cut]))
+        last = cut
+    pieces.append(masker.feed(stream[last:]))
+    pieces.append(masker.flush())
+
+    out = b"".join(pieces)
+
+    assert out == b"token ***\nsee ct_docs and ***"
 
 
 @pytest.mark.parametrize(

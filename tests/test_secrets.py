@@ -148,3 +148,66 @@ async def test_a_clone_failure_shows_no_credential(
         assert token not in shown
         assert encoded not in shown
     assert "ran" not in body["log_tail"]
+
+
+async def test_findings_and_logs_mask_what_a_report_or_a_user_token_holds(
+    admin: httpx.AsyncClient, make_repo: Any
+) -> None:
+    # A user's bearer is known to the service only by its hash, and a report
+    # file never passes through the log: both are masked by their shape or
+    # value when findings are stored.
+    answer = await admin.post("/admin/tokens", json={"name": "dev"})
+    assert answer.status_code == 201, answer.text
+    user_bearer = answer.json()["bearer"]
+    leaks = [
+        f"token {FORGE_TOKEN}",
+        f"bearer {user_bearer}",
+        "remote https://bot:hunter2-pass@git.example.com/x.git",
+    ]
+    sarif = {
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {"driver": {"name": "leaky"}},
+                "results": [
+                    {
+                        "ruleId": "R1",
+                        "level": "error",
+                        "message": {"text": leak},
+                        "locations": [
+                            {
+                                "physicalLocation": {
+                                    "artifactLocation": {"uri": "README.md"},
+                                    "region": {"startLine": 1},
+                                }
+                            }
+                        ],
+                    }
+                    for leak in leaks
+                ],
+            }
+        ],
+    }
+    script = (
+        f"printf '%s' {shlex.quote(json.dumps(sarif))} > $CRAFTING_REPORTS/r.sarif\n"
+        f"echo user={shlex.quote(user_bearer)}\n"
+    )
+    repo: Repo = make_repo({"leak.sh": script})
+    await register(admin, repo, lint="sh leak.sh")
+
+    body = await run_job(admin, "demo", recipe="lint")
+    job_id = body["job"]["id"]
+    findings = (await admin.get(f"/jobs/{job_id}/findings")).json()["findings"]
+    log = (await admin.get(f"/jobs/{job_id}/log")).text
+
+    assert body["job"]["status"] == "succeeded", body["log_tail"]
+    assert sorted(f["message"] for f in findings) == [
+        "bearer ***",
+        "remote https://***@git.example.com/x.git",
+        "token ***",
+    ]
+    shown = json.dumps(findings)
+    for secret in (FORGE_TOKEN, user_bearer, "hunter2-pass"):
+        assert secret not in shown
+        assert secret not in log
+    assert "user=***" in log
