@@ -230,6 +230,8 @@ class Containment:
         self.default_memory_mb = default_memory_mb or None
         self.default_pids = default_pids or None
         self._readers: dict[Path, int] = {}
+        # Jobs running now under each project's own id.
+        self._jobs_by_uid: dict[int, int] = {}
         # Grants and releases run on worker threads of concurrent jobs.
         self._lock = threading.Lock()
 
@@ -416,6 +418,21 @@ class Containment:
             give_tree(path, user.uid, user.gid)
         for path in shared:
             self._share(path, user.gid)
+        if user.folder is not None:
+            with self._lock:
+                self._jobs_by_uid[user.uid] = self._jobs_by_uid.get(user.uid, 0) + 1
+
+    def sole_job(self, user: RecipeUser | None) -> bool:
+        """True while one job alone runs as ``user``, a project's own id.
+
+        Every process of that id is then this job's, whatever session or
+        environment it gave itself, so all of them may go when it ends.
+        Never for the named user, whom every project may share.
+        """
+        if user is None or user.folder is None:
+            return False
+        with self._lock:
+            return self._jobs_by_uid.get(user.uid, 0) == 1
 
     def take_back(
         self, owned: Iterable[Path], shared: Iterable[Path], user: RecipeUser | None
@@ -423,6 +440,13 @@ class Containment:
         """Undo :meth:`hand_over` once the job's processes are gone."""
         if user is None:
             return
+        if user.folder is not None:
+            with self._lock:
+                left = self._jobs_by_uid.get(user.uid, 0) - 1
+                if left > 0:
+                    self._jobs_by_uid[user.uid] = left
+                else:
+                    self._jobs_by_uid.pop(user.uid, None)
         for path in shared:
             self._unshare(path)
         for path in owned:

@@ -13,7 +13,8 @@ own recipe id when there is a recipe user, in the job's control groups
 when the host has them, and
 always in a session and process group of its own with a mark in its
 environment, which finds processes that left the group where no control
-group holds them.
+group holds them. A process that also cleared its environment is found
+by the project's own id, once no other job of the project runs.
 
 A confined recipe starts behind a gate: its first shell, already running
 as the recipe user, waits on a pipe until the service has moved it into
@@ -248,6 +249,15 @@ class LocalProcess:
                 lambda: procs.kill_marked(self._mark, skip=[self.pid])
             )
         )
+        # A process that cleared its environment carries no mark; where no
+        # group holds the job, the project's own id still tells it apart.
+        user = self._user
+        if user is not None and self._containment.sole_job(user):
+            killed.update(
+                await trio.to_thread.run_sync(
+                    lambda: procs.kill_uid(user.uid, skip=[self.pid])
+                )
+            )
         if group is not None:
             await trio.to_thread.run_sync(_reap, group, killed, self.pid)
         killed.discard(self.pid)

@@ -120,6 +120,30 @@ def kill_group(pgid: int, *, spare: int) -> list[int]:
     return killed
 
 
+def find_uid(uid: int) -> list[int]:
+    """Every live process whose real uid is ``uid``.
+
+    The real uid, not the effective one: an unprivileged process cannot
+    change it, whatever it executes.
+    """
+    own = os.getpid()
+    found = []
+    for pid in _pids():
+        if pid == own:
+            continue
+        try:
+            with open(f"/proc/{pid}/status", "rb") as handle:
+                status = handle.read()
+        except OSError:
+            continue
+        for line in status.split(b"\n"):
+            if line.startswith(b"Uid:"):
+                if int(line.split()[1]) == uid and is_running(pid):
+                    found.append(pid)
+                break
+    return found
+
+
 def kill_marked(
     mark: str, *, skip: Iterable[int] = (), settle: float = 2.0
 ) -> list[int]:
@@ -130,19 +154,30 @@ def kill_marked(
     processes die; returns the pids that were killed. Call it from a
     worker thread.
     """
+    return _kill_found(lambda: find_marked(mark), skip, settle)
+
+
+def kill_uid(uid: int, *, skip: Iterable[int] = (), settle: float = 2.0) -> list[int]:
+    """SIGKILL every process whose real uid is ``uid``; as :func:`kill_marked`."""
+    return _kill_found(lambda: find_uid(uid), skip, settle)
+
+
+def _kill_found(
+    find: Callable[[], list[int]], skip: Iterable[int], settle: float
+) -> list[int]:
     skipped = set(skip)
     killed: list[int] = []
     deadline = time.monotonic() + settle
     while True:
-        found = [pid for pid in find_marked(mark) if pid not in killed]
+        found = [pid for pid in find() if pid not in killed]
         for pid in found:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
             killed.append(pid)
         _reap(pid for pid in killed if pid not in skipped)
         alive = [pid for pid in killed if pid not in skipped and is_running(pid)]
-        # New marked processes can appear while we kill (a fork bomb);
-        # loop until a scan finds nothing new and nothing is left alive.
+        # New processes can appear while we kill (a fork bomb); loop until
+        # a scan finds nothing new and nothing is left alive.
         if (not found and not alive) or time.monotonic() > deadline:
             return killed
         time.sleep(0.01)

@@ -355,6 +355,43 @@ async def test_a_daemon_without_the_mark_is_found_through_the_cgroup(
     assert job_groups(service.settings) == []
 
 
+async def test_without_groups_a_daemon_is_found_by_its_projects_id(
+    settings: Settings, nursery: trio.Nursery, make_repo: Any, reachable: Path
+) -> None:
+    # The first job leaves the daemon while a second job of the same
+    # project still runs: the id is not the first job's alone, so the
+    # daemon lives until the second, the project's last, ends.
+    settings.containment = "none"
+    service: ServiceHandle = await nursery.start(run_service, settings)
+    gate = reachable / "gate"
+    repo: Repo = make_repo({"daemon.py": DAEMON})
+    async with httpx.AsyncClient(
+        base_url=service.url,
+        headers={"Authorization": f"Bearer {service.admin_bearer}"},
+        timeout=30,
+    ) as admin:
+        await register(
+            admin,
+            repo,
+            test="python3 daemon.py; sleep 0.5",
+            lint=f"while [ ! -e {gate} ]; do sleep 0.05; done",
+        )
+        holder = await enqueue(admin, "demo", recipe="lint")
+        body = await run_job(admin, "demo", recipe="test")
+        tail = body["log_tail"]
+        [daemon] = [int(t.split()[1]) for t in tail if t.startswith("daemon ")]
+        alive_while_held = procs.is_running(daemon)
+        gate.touch()
+        held = await wait_job(admin, holder)
+    service.stop()
+
+    assert body["job"]["status"] == "succeeded", tail
+    assert alive_while_held
+    assert held["job"]["status"] == "succeeded", held["log_tail"]
+    assert not procs.is_running(daemon)
+    assert any("killed 1 process(es)" in t for t in held["log_tail"]), held
+
+
 async def test_a_fork_bomb_ends_at_its_deadline_and_harms_no_one(
     admin: httpx.AsyncClient, make_repo: Any, service: ServiceHandle
 ) -> None:
