@@ -196,7 +196,31 @@ async def run_git(
         returncode=done.returncode,
     )
     if check and result.returncode != 0:
-        detail = result.stderr.strip().splitlines()
-        reason = detail[-1] if detail else f"exit status {result.returncode}"
+        reason = _failure_reason(result.stderr) or f"exit status {result.returncode}"
         raise GitError(f"git {args[0]} failed: {reason}", stderr=result.stderr)
     return result
+
+
+# What git prints after a failed fetch from a missing or unreachable
+# remote, whatever the cause; as the last line it used to hide the cause.
+_ADVICE = (
+    "Please make sure you have the correct access rights",
+    "and the repository exists.",
+)
+
+
+def _failure_reason(stderr: str) -> str:
+    """The last lines of git's complaint, without its generic advice.
+
+    The cause (``'/x' does not appear to be a git repository``, ``ssh:
+    connect to host ...: Connection refused``) comes a line or two before
+    the closing ``fatal: Could not read from remote repository``, so the
+    last three lines that say something are kept, joined with "; ".
+    """
+    lines = [line.strip() for line in stderr.splitlines()]
+    kept = [
+        line
+        for line in lines
+        if line and line not in _ADVICE and not line.startswith("hint:")
+    ]
+    return "; ".join(kept[-3:])
