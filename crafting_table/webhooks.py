@@ -150,6 +150,9 @@ def payload_json(body: bytes) -> dict[str, Any]:
             f"the webhook body is not JSON ({exc}); set the content type to "
             "application/json on the forge"
         ) from None
+    except RecursionError:
+        # json.loads recurses once per level; no forge nests this deep.
+        raise BadRequest("the webhook body is JSON nested too deeply to read") from None
     if not isinstance(data, dict):
         raise BadRequest("the webhook body is not a JSON object")
     return data

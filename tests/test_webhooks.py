@@ -144,6 +144,7 @@ def test_push_sent_as_a_form() -> None:
     [
         pytest.param(b"not json", "not JSON", id="not-json"),
         pytest.param(b"[1, 2]", "not a JSON object", id="list"),
+        pytest.param(b"[" * 100_000 + b"]" * 100_000, "nested", id="too-deep"),
         pytest.param(
             json.dumps({"ref": "refs/heads/main", "before": A}).encode(),
             "'after'",

@@ -105,13 +105,24 @@ class JsonRequest(TrioRequest):
     async def get_json(
         self, force: bool = True, silent: bool = False, cache: bool = True
     ) -> Any:
-        """Parse the body as JSON (always forced); 400 when it is not UTF-8."""
+        """Parse the body as JSON (always forced).
+
+        400 when it is not UTF-8, not JSON or nested too deeply to parse.
+        """
         try:
             return await super().get_json(force=True, silent=silent, cache=cache)
         except UnicodeDecodeError as exc:
             raise BadRequest(
                 f"the request body is not UTF-8 ({exc.reason} at byte {exc.start}); "
                 "send JSON encoded as UTF-8"
+            ) from exc
+        except RecursionError as exc:
+            # json.loads recurses once per level of arrays and objects, and
+            # quart turns only ValueError into a 400: a body of a few
+            # thousand brackets would otherwise be a 500.
+            raise BadRequest(
+                "the request body is JSON nested too deeply to read; "
+                "send a JSON object of a few levels"
             ) from exc
 
     def on_json_loading_failed(self, error: Exception) -> Any:

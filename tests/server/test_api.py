@@ -248,6 +248,14 @@ async def test_tail_is_the_last_200_lines(
         pytest.param(
             "POST",
             "/projects",
+            b"[" * 100_000 + b"]" * 100_000,
+            400,
+            "bad_request",
+            id="too-deep",
+        ),
+        pytest.param(
+            "POST",
+            "/projects",
             b'{"name": "x", "git_url": "/srv/x", "subprojects": [{}], "colour": "red"}',
             422,
             "validation_failed",
