@@ -60,10 +60,17 @@ def read_spec(path: str) -> dict[str, Any]:
         text = sys.stdin.read() if path == "-" else Path(path).read_text("utf-8")
     except OSError as exc:
         raise UsageError(f"cannot read {path!r}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise UsageError(
+            f"{path!r} is not UTF-8 (byte {exc.start}); save it as UTF-8"
+        ) from exc
     try:
         spec = json.loads(text)
     except ValueError as exc:
         raise UsageError(f"{path!r} is not JSON: {exc}") from exc
+    except RecursionError as exc:
+        # json.loads recurses once per level; no recipe file nests this deep.
+        raise UsageError(f"{path!r} holds JSON nested too deeply to read") from exc
     if not isinstance(spec, dict):
         raise UsageError(f"{path!r} holds JSON but not an object; see examples/recipes")
     return spec

@@ -164,14 +164,18 @@ async def test_project_register_reads_standard_input(
         (None, "cannot read"),
         ("{not json", "is not JSON"),
         ("[1, 2]", "holds JSON but not an object"),
+        (b'{"name": "caf\xe9"}', "is not UTF-8"),
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
     ],
-    ids=["missing-file", "not-json", "not-an-object"],
+    ids=["missing-file", "not-json", "not-an-object", "latin-1", "too-deep"],
 )
 async def test_project_register_with_a_bad_file(
-    cli: Cli, tmp_path: Path, content: str | None, expected: str
+    cli: Cli, tmp_path: Path, content: str | bytes | None, expected: str
 ) -> None:
     path = tmp_path / "recipe.json"
-    if content is not None:
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    elif content is not None:
         path.write_text(content)
 
     ran = await cli("project", "register", "-f", str(path))
