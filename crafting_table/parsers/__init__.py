@@ -32,6 +32,9 @@ recipe; text formats only the recipes that print them)::
     php         composer audit JSON (any)
     c, cpp      GCC and Clang diagnostics (build, lint, test)
     swift       swiftc diagnostics, GCC's format (build, lint, test)
+    java        javac diagnostics as javac, Gradle and Maven print them, and
+                kotlinc's (build, lint, test)
+    kotlin      the same as java
 
 The log is read once, line by line, whatever its size; see
 :mod:`~crafting_table.parsers.jsonstream`. No parser raises on a bad log: a
@@ -56,8 +59,10 @@ from crafting_table.parsers.generic import recipe_failure
 from crafting_table.parsers.gotest import GoTestParser
 from crafting_table.parsers.govet import GoVetParser
 from crafting_table.parsers.govulncheck import GovulncheckParser
+from crafting_table.parsers.javac import JavacParser
 from crafting_table.parsers.jsonstream import Document, scan
 from crafting_table.parsers.junit import JunitParser
+from crafting_table.parsers.kotlinc import KotlincParser
 from crafting_table.parsers.mypy import MypyJsonParser, MypyTextParser
 from crafting_table.parsers.npm_audit import NpmAuditParser
 from crafting_table.parsers.pip_audit import PipAuditParser
@@ -82,6 +87,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 _TYPESCRIPT: tuple[type[ToolParser], ...] = (EslintParser, TscParser, NpmAuditParser)
+# A Gradle or Maven project may compile Java and Kotlin sources together.
+_JVM: tuple[type[ToolParser], ...] = (JavacParser, KotlincParser)
 
 PARSERS: dict[str, tuple[type[ToolParser], ...]] = {
     "rust": (ClippyParser, RustcParser, CargoTestParser, CargoAuditParser),
@@ -102,6 +109,8 @@ PARSERS: dict[str, tuple[type[ToolParser], ...]] = {
     "c": (GccParser,),
     "cpp": (GccParser,),
     "swift": (GccParser,),
+    "java": _JVM,
+    "kotlin": _JVM,
 }
 """Tool parsers per language, in the order their findings are listed."""
 
