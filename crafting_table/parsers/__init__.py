@@ -35,6 +35,8 @@ recipe; text formats only the recipes that print them)::
     java        javac diagnostics as javac, Gradle and Maven print them, and
                 kotlinc's (build, lint, test)
     kotlin      the same as java
+    csharp      dotnet list package --vulnerable JSON (any); also as c#,
+                fsharp, f# and dotnet
 
 The log is read once, line by line, whatever its size; see
 :mod:`~crafting_table.parsers.jsonstream`. No parser raises on a bad log: a
@@ -53,6 +55,7 @@ from crafting_table.parsers.cargo_test import CargoTestParser
 from crafting_table.parsers.checkstyle import CheckstyleParser
 from crafting_table.parsers.clippy import ClippyParser
 from crafting_table.parsers.composer_audit import ComposerAuditParser
+from crafting_table.parsers.dotnet_audit import DotnetAuditParser
 from crafting_table.parsers.eslint import EslintParser
 from crafting_table.parsers.gcc import GccParser
 from crafting_table.parsers.generic import recipe_failure
@@ -89,6 +92,8 @@ logger = logging.getLogger(__name__)
 _TYPESCRIPT: tuple[type[ToolParser], ...] = (EslintParser, TscParser, NpmAuditParser)
 # A Gradle or Maven project may compile Java and Kotlin sources together.
 _JVM: tuple[type[ToolParser], ...] = (JavacParser, KotlincParser)
+# Every .NET language restores from NuGet and audits the same way.
+_DOTNET: tuple[type[ToolParser], ...] = (DotnetAuditParser,)
 
 PARSERS: dict[str, tuple[type[ToolParser], ...]] = {
     "rust": (ClippyParser, RustcParser, CargoTestParser, CargoAuditParser),
@@ -111,6 +116,11 @@ PARSERS: dict[str, tuple[type[ToolParser], ...]] = {
     "swift": (GccParser,),
     "java": _JVM,
     "kotlin": _JVM,
+    "csharp": _DOTNET,
+    "c#": _DOTNET,
+    "fsharp": _DOTNET,
+    "f#": _DOTNET,
+    "dotnet": _DOTNET,
 }
 """Tool parsers per language, in the order their findings are listed."""
 
