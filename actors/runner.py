@@ -703,9 +703,9 @@ def _footer(outcome: _Outcome, writer: LogWriter) -> str:
         parts.append(f"exit {outcome.exit_code}")
     if outcome.seconds is not None:
         parts.append(f"after {outcome.seconds:.2f} s")
-    if writer.dropped:
-        parts.append(f"{writer.dropped} bytes of output dropped")
     line = " ".join(parts)
+    if writer.dropped:
+        line += f", {writer.dropped} bytes of output dropped"
     if outcome.steps:
         line += "; " + ", ".join(f"{name} {secs:.3f} s" for name, secs in outcome.steps)
     return line

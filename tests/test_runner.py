@@ -11,8 +11,9 @@ import httpx
 import pytest
 import trio
 
-from actors.serve import ServiceHandle
+from actors.serve import ServiceHandle, run_service
 from crafting_table import procs
+from crafting_table.config import Settings
 from tests.support import Repo, enqueue, register, run_job, wait_job
 
 # A recipe helper: ignores SIGTERM, starts two grandchildren and one process
@@ -299,6 +300,32 @@ async def test_log_header_of_a_job_on_an_exact_sha(
     assert log[2] == f"[crafting-table] commit {first}"
     assert log[3] == "[crafting-table] $ true"
     assert log[-1].startswith("[crafting-table] succeeded exit 0 after ")
+
+
+async def test_footer_counts_the_dropped_output(
+    settings: Settings, nursery: trio.Nursery, make_repo: Any
+) -> None:
+    small = settings.model_copy(update={"max_log_bytes": 4096})
+    service: ServiceHandle = await nursery.start(run_service, small)
+    repo: Repo = make_repo()
+    bearer = f"Bearer {service.admin_bearer}"
+    async with httpx.AsyncClient(
+        base_url=service.url, headers={"Authorization": bearer}, timeout=30
+    ) as admin:
+        await register(admin, repo, test="head -c 10000 /dev/zero | tr '\\0' x")
+
+        body = await run_job(admin, "demo", recipe="test")
+
+        log = (await admin.get(f"/jobs/{body['job']['id']}/log")).text
+    await service.aclose()
+
+    # The count is a clause of its own, between the run time and the steps.
+    footer = log.splitlines()[-1]
+    assert re.fullmatch(
+        r"\[crafting-table\] succeeded exit 0 after \d+\.\d\d s,"
+        r" \d+ bytes of output dropped; fetch .*",
+        footer,
+    ), footer
 
 
 @pytest.mark.parametrize(
