@@ -147,7 +147,13 @@ class Settings(BaseSettings):
             if text.startswith("["):
                 import json
 
-                return json.loads(text)
+                try:
+                    return json.loads(text)
+                except ValueError as exc:
+                    raise ValueError(
+                        f"{text!r} is not a JSON list ({exc}); write "
+                        'a,b,c or ["a", "b", "c"]'
+                    ) from exc
             return [part.strip() for part in text.split(",") if part.strip()]
         return value
 

@@ -39,6 +39,7 @@ def test_lists_take_commas_or_json(monkeypatch: pytest.MonkeyPatch) -> None:
     ("name", "value", "fragment"),
     [
         ("CRAFTING_LAN_CIDRS", "10.0.0.0/33", "address range"),
+        ("CRAFTING_LAN_CIDRS", "[10.0.0.0/8", "'\\[10.0.0.0/8' is not a JSON list"),
         ("CRAFTING_BIND", "8810", "HOST:PORT"),
         ("CRAFTING_MAX_JOBS", "0", "greater than or equal to 1"),
         ("CRAFTING_ALLOW_FILE_URLS", "sometimes", "never"),

@@ -143,7 +143,9 @@ def serve(args: argparse.Namespace) -> int:
     except ValidationError as exc:
         for error in exc.errors(include_url=False):
             name = "CRAFTING_" + "_".join(str(p) for p in error["loc"]).upper()
-            print(f"crafting-table: {name}: {error['msg']}", file=sys.stderr)
+            # pydantic heads the messages of our own validators with this.
+            message = error["msg"].removeprefix("Value error, ")
+            print(f"crafting-table: {name}: {message}", file=sys.stderr)
         return 2
     configure(settings.log_level, settings.log_format)
 

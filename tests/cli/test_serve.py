@@ -60,7 +60,11 @@ def test_a_taken_port(tmp_path: Path) -> None:
         pytest.param(
             {"CRAFTING_CONTAINMENT": "sometimes"}, "CRAFTING_CONTAINMENT", id="mode"
         ),
-        pytest.param({"CRAFTING_BIND": "nowhere"}, "HOST:PORT", id="bind"),
+        pytest.param(
+            {"CRAFTING_BIND": "nowhere"},
+            "crafting-table: CRAFTING_BIND: 'nowhere' is not HOST:PORT",
+            id="bind",
+        ),
     ],
 )
 def test_bad_settings(tmp_path: Path, env: dict[str, str], message: str) -> None:
