@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -48,6 +49,23 @@ DEFAULT_RECIPE_ENV = [
 ]
 
 CsvList = Annotated[list[str], NoDecode]
+
+# Names of the prefix that are no setting of the service, yet not a typo:
+# each job's own variables (a service started by a recipe, as in this
+# project's CI, inherits them); the client's and the MCP bridge's start
+# with CRAFTING_TABLE_.
+_JOB_VARIABLES = frozenset(
+    {
+        "CRAFTING_JOB_ID",
+        "CRAFTING_JOB_MARK",
+        "CRAFTING_PROJECT",
+        "CRAFTING_SUBPROJECT",
+        "CRAFTING_RECIPE",
+        "CRAFTING_REF",
+        "CRAFTING_SHA",
+        "CRAFTING_REPORTS",
+    }
+)
 
 
 def _cores() -> int:
@@ -230,3 +248,20 @@ class Settings(BaseSettings):
         values = [self.smtp_pass, self.clawdforge_token, self.gitea_token]
         values.append(self.github_token)
         return [v.get_secret_value() for v in values if v and v.get_secret_value()]
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """The ``CRAFTING_*`` names in ``environ`` that no setting reads, sorted.
+
+    Settings ignore unknown names, so a misspelt one would otherwise leave
+    its default in force without a word.
+    """
+    known = {"CRAFTING_" + name.upper() for name in Settings.model_fields}
+    return sorted(
+        name
+        for name in environ
+        if name.startswith("CRAFTING_")
+        and name not in known
+        and name not in _JOB_VARIABLES
+        and not name.startswith("CRAFTING_TABLE_")
+    )

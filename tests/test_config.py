@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from crafting_table.config import Settings
+from crafting_table.config import Settings, unknown_variables
 from crafting_table.models import ProjectIn
 
 EXAMPLE = Path(__file__).resolve().parents[1] / ".env.example"
@@ -52,6 +52,20 @@ def test_bad_values_say_what_is_wrong(
 
     with pytest.raises(ValidationError, match=fragment):
         Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+def test_unknown_variables_are_the_likely_typos() -> None:
+    environ = {
+        "CRAFTING_MAX_JOB": "1",
+        "CRAFTING_BIND": "127.0.0.1:8810",
+        "CRAFTING_TABLE_TOKEN": "ct_x",
+        "CRAFTING_JOB_ID": "06h41",
+        "CRAFTING_REPORTS": "/tmp/reports",
+        "CRAFTING_SMTP_PASSWORD": "x",
+        "PATH": "/usr/bin",
+    }
+
+    assert unknown_variables(environ) == ["CRAFTING_MAX_JOB", "CRAFTING_SMTP_PASSWORD"]
 
 
 def test_patcher_reports_what_is_missing() -> None:

@@ -125,7 +125,7 @@ def serve(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from crafting_table.cli.foreground import Foreground
-    from crafting_table.config import Settings
+    from crafting_table.config import Settings, unknown_variables
     from crafting_table.logconfig import configure
 
     overrides = {
@@ -138,6 +138,12 @@ def serve(args: argparse.Namespace) -> int:
         )
         if value is not None
     }
+    for name in unknown_variables(os.environ):
+        print(
+            f"crafting-table: {name} is not a setting and is ignored; "
+            "see .env.example for the names",
+            file=sys.stderr,
+        )
     try:
         settings = Settings(**overrides)
     except ValidationError as exc:

@@ -75,6 +75,16 @@ def test_bad_settings(tmp_path: Path, env: dict[str, str], message: str) -> None
     assert "Traceback" not in done.stderr
 
 
+def test_a_misspelt_setting_is_named(tmp_path: Path) -> None:
+    done = serve(tmp_path, CRAFTING_MAX_JOB="1", CRAFTING_BIND="nowhere")
+
+    assert done.returncode == 2
+    assert (
+        "crafting-table: CRAFTING_MAX_JOB is not a setting and is ignored; "
+        "see .env.example for the names" in done.stderr
+    )
+
+
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
     """``crafting-table serve`` in a child process; killed if a test leaves it."""
