@@ -90,6 +90,9 @@ Slug = Annotated[str, AfterValidator(_slug)]
 SubprojectPath = Annotated[str, AfterValidator(_subproject_path)]
 Ref = Annotated[str, AfterValidator(check_ref)]
 
+# A commit id as git prints it, abbreviated or whole (SHA-1 or SHA-256).
+_SHA_PATTERN = r"^[0-9a-fA-F]{7,64}$"
+
 
 def iso(timestamp: float | None) -> str | None:
     """A ledger timestamp (Unix seconds) as ISO 8601 UTC, or None."""
@@ -402,7 +405,19 @@ class JobIn(Strict):
     recipe: Recipe
     subproject: str | None = Field(default=None, max_length=512)
     ref: Ref | None = None
-    sha: str | None = Field(default=None, pattern=r"^[0-9a-fA-F]{7,64}$")
+    sha: str | None = Field(default=None, pattern=_SHA_PATTERN)
+
+    @field_validator("sha", mode="before")
+    @classmethod
+    def _commit_id(cls, value: object) -> object:
+        # Before the pattern check, whose own message shows only the
+        # pattern: a branch name given as sha is the usual slip.
+        if isinstance(value, str) and not re.fullmatch(_SHA_PATTERN, value):
+            raise ValueError(
+                f"{value!r} is not a commit id: give 7 to 64 hex digits, "
+                "or name a branch or tag with ref"
+            )
+        return value
 
     @model_validator(mode="after")
     def _one_of(self) -> JobIn:

@@ -334,6 +334,7 @@ async def test_footer_counts_the_dropped_output(
         pytest.param({"ref": "--upload-pack=touch /tmp/pwned"}, "ref", id="option-ref"),
         pytest.param({"ref": "-x"}, "ref", id="dash-ref"),
         pytest.param({"sha": "--output=x"}, "sha", id="option-sha"),
+        pytest.param({"sha": "main"}, "'main' is not a commit id", id="branch-as-sha"),
     ],
 )
 async def test_refused_refs(
