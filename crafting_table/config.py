@@ -52,8 +52,9 @@ CsvList = Annotated[list[str], NoDecode]
 
 # Names of the prefix that are no setting of the service, yet not a typo:
 # each job's own variables (a service started by a recipe, as in this
-# project's CI, inherits them); the client's and the MCP bridge's start
-# with CRAFTING_TABLE_.
+# project's CI, inherits them). The client's and the MCP bridge's start
+# with CRAFTING_TABLE_, the test suite's with CRAFTING_TEST_.
+_OTHER_PREFIXES = ("CRAFTING_TABLE_", "CRAFTING_TEST_")
 _JOB_VARIABLES = frozenset(
     {
         "CRAFTING_JOB_ID",
@@ -263,5 +264,5 @@ def unknown_variables(environ: Mapping[str, str]) -> list[str]:
         if name.startswith("CRAFTING_")
         and name not in known
         and name not in _JOB_VARIABLES
-        and not name.startswith("CRAFTING_TABLE_")
+        and not name.startswith(_OTHER_PREFIXES)
     )

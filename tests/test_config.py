@@ -61,6 +61,7 @@ def test_unknown_variables_are_the_likely_typos() -> None:
         "CRAFTING_TABLE_TOKEN": "ct_x",
         "CRAFTING_JOB_ID": "06h41",
         "CRAFTING_REPORTS": "/tmp/reports",
+        "CRAFTING_TEST_REQUIRE_TOOLCHAINS": "1",
         "CRAFTING_SMTP_PASSWORD": "x",
         "PATH": "/usr/bin",
     }
