@@ -264,12 +264,17 @@ def subject_for(project: str, day: date, jobs: list[DigestJob]) -> str:
 
 
 def url_secrets(git_url: str) -> list[str]:
-    """The user name and password in ``git_url``, decoded; empty without."""
+    """The secret in ``git_url``'s credentials, decoded; empty without.
+
+    The password, or the user name when it stands alone (then it is the
+    token), as :meth:`crafting_table.gitcmd.Credentials.secrets` decides.
+    """
     try:
         parts = urlsplit(git_url)
     except ValueError:
         return []
-    return [unquote(v) for v in (parts.username, parts.password) if v]
+    secret = parts.password or parts.username
+    return [unquote(secret)] if secret else []
 
 
 def compose(

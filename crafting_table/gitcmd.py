@@ -73,8 +73,15 @@ class Credentials:
     password: str | None
 
     def secrets(self) -> list[str]:
-        """The values to mask wherever git's output is shown."""
-        return [v for v in (self.username, self.password) if v]
+        """The values to mask wherever git's output is shown.
+
+        The password; the user name only when it stands alone, since then
+        it is the token (``https://<token>@github.com``). Beside a password
+        it is a name such as ``oauth2`` or ``crafting-table``, and masking
+        it would mask that word in every log line and digest.
+        """
+        secret = self.password or self.username
+        return [secret] if secret else []
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,7 @@ import trustme
 from pydantic import SecretStr
 
 from crafting_table.config import Settings
+from crafting_table.digest import url_secrets
 from tests.digest_service import (
     DigestClock,
     current_day,
@@ -241,3 +242,25 @@ async def test_a_refusal_repeating_the_smtp_password_is_masked(
     for view in (sent.text, shown.text, health.text):
         for shape in shapes(SMTP_PASSWORD):
             assert shape not in view
+
+
+@pytest.mark.parametrize(
+    ("git_url", "masked"),
+    [
+        pytest.param(
+            "https://crafting-table:t%40k-9f1c@git.example.com/org/a.git",
+            ["t@k-9f1c"],
+            id="name-and-token",
+        ),
+        pytest.param(
+            "https://ghp_5e0c7a1d@github.com/org/a.git", ["ghp_5e0c7a1d"], id="token"
+        ),
+        pytest.param("https://git.example.com/org/a.git", [], id="none"),
+    ],
+)
+def test_url_secrets_are_the_token_not_the_user_name(
+    git_url: str, masked: list[str]
+) -> None:
+    # A digest subject reads "[crafting-table] ...": a user name of that
+    # spelling beside a token must not turn it into "[***] ...".
+    assert url_secrets(git_url) == masked

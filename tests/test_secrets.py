@@ -122,6 +122,37 @@ async def test_git_credentials_are_masked_in_the_project_log(
     assert token not in log
 
 
+@pytest.mark.parametrize("username", ["crafting-table", "oauth2"])
+async def test_a_user_name_beside_a_token_stays_readable(
+    admin: httpx.AsyncClient, make_repo: Any, tmp_path: Path, username: str
+) -> None:
+    # Forges want a user name beside a token (Gitea any, GitLab oauth2),
+    # often a common word: masking it would mask that word in every log.
+    token = "tok-5d1e7a2c9b40"
+    repo: Repo = make_repo()
+    served = tmp_path / "served"
+    served.mkdir()
+    repo.git("clone", "-q", "--bare", str(repo.path), str(served / "demo.git"))
+    repo.git("--git-dir", str(served / "demo.git"), "update-server-info")
+
+    with GitServer(served, username, token).running() as server:
+        answer = await admin.post(
+            "/projects",
+            json={
+                "name": "demo",
+                "git_url": server.url("demo.git"),
+                "subprojects": [{"test": f"echo built by {username} with {token}"}],
+            },
+        )
+        assert answer.status_code == 201, answer.text
+        body = await run_job(admin, "demo", recipe="test")
+        log = (await admin.get(f"/jobs/{body['job']['id']}/log")).text
+
+    assert body["job"]["status"] == "succeeded", body["log_tail"]
+    assert f"built by {username} with ***" in body["log_tail"]
+    assert token not in log
+
+
 async def test_a_clone_failure_shows_no_credential(
     admin: httpx.AsyncClient, tmp_path: Path
 ) -> None:
