@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -251,18 +251,20 @@ class Settings(BaseSettings):
         return [v.get_secret_value() for v in values if v and v.get_secret_value()]
 
 
-def unknown_variables(environ: Mapping[str, str]) -> list[str]:
-    """The ``CRAFTING_*`` names in ``environ`` that no setting reads, sorted.
+def unknown_variables(names: Iterable[str]) -> list[str]:
+    """The ``CRAFTING_*`` ones among ``names`` that no setting reads, sorted.
 
     Settings ignore unknown names, so a misspelt one would otherwise leave
     its default in force without a word.
     """
     known = {"CRAFTING_" + name.upper() for name in Settings.model_fields}
     return sorted(
-        name
-        for name in environ
-        if name.startswith("CRAFTING_")
-        and name not in known
-        and name not in _JOB_VARIABLES
-        and not name.startswith(_OTHER_PREFIXES)
+        {
+            name
+            for name in names
+            if name.startswith("CRAFTING_")
+            and name not in known
+            and name not in _JOB_VARIABLES
+            and not name.startswith(_OTHER_PREFIXES)
+        }
     )

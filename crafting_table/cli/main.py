@@ -138,7 +138,10 @@ def serve(args: argparse.Namespace) -> int:
         )
         if value is not None
     }
-    for name in unknown_variables(os.environ):
+    # The names of .env count as well: Settings read it like the environment.
+    from dotenv import dotenv_values
+
+    for name in unknown_variables([*dotenv_values(".env"), *os.environ]):
         print(
             f"crafting-table: {name} is not a setting and is ignored; "
             "see .env.example for the names",

@@ -85,6 +85,16 @@ def test_a_misspelt_setting_is_named(tmp_path: Path) -> None:
     )
 
 
+def test_a_misspelt_setting_in_the_env_file_is_named(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("CRAFTING_MAX_JOB=1\nCRAFTING_BIND=nowhere\n")
+
+    done = serve(tmp_path)
+
+    assert done.returncode == 2
+    assert "crafting-table: CRAFTING_MAX_JOB is not a setting" in done.stderr
+    assert "CRAFTING_BIND: 'nowhere' is not HOST:PORT" in done.stderr
+
+
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
     """``crafting-table serve`` in a child process; killed if a test leaves it."""
