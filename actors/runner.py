@@ -493,7 +493,7 @@ class Runner(Actor):
                 if code is None:
                     reason = "timed_out" if deadline.cancelled_caught else "canceled"
                     await _safe_line(writer, _stop_line(reason, job.timeout_secs))
-                    code = await self._stop(process)
+                    code = await self._stop(process, writer)
                     outcome.status = reason
                 with outcome.step("clean-up"):
                     await self._kill_leftovers(job, process, writer)
@@ -505,7 +505,7 @@ class Runner(Actor):
                 # Cancelled from outside (cancel request, shutdown, or the
                 # Runner crashing): nothing the recipe started may survive.
                 with trio.CancelScope(shield=True), trio.move_on_after(30):
-                    code = await self._stop(process)
+                    code = await self._stop(process, writer)
                     await self._kill_leftovers(job, process, writer)
                     outcome.status = "canceled"
             # The job's control groups go, and its folders return to the
@@ -518,11 +518,14 @@ class Runner(Actor):
         if outcome.status == "running":
             outcome.status = "succeeded" if code == 0 else "failed"
 
-    async def _stop(self, process: RecipeProcess) -> int:
+    async def _stop(self, process: RecipeProcess, writer: LogWriter) -> int:
         """SIGTERM the group, wait the grace period, then SIGKILL."""
+        grace = self.settings.kill_grace_secs
         process.terminate()
-        with trio.move_on_after(self.settings.kill_grace_secs):
+        with trio.move_on_after(grace):
             return await process.wait()
+        # Said in the log: otherwise the wait looks like the service's own.
+        await _safe_line(writer, f"still running {grace:g} s after SIGTERM: SIGKILL")
         process.kill()
         return await process.wait()
 
@@ -566,10 +569,7 @@ class Runner(Actor):
         try:
             if stopping:
                 # Not a parser failure: the job's own story is the shutdown.
-                raise ActorError(
-                    "the service stopped before the job ended; "
-                    "its findings were not parsed"
-                )
+                raise ActorError("service stopped at once; findings not parsed")
             final = await self.deps.parser.ask(
                 ParseJob(
                     job=job,

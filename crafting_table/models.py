@@ -481,7 +481,12 @@ class JobQuery(Strict):
     status: JobStatus | None = None
     recipe: Recipe | None = None
     limit: int = Field(default=50, ge=1, le=500)
-    before: str | None = Field(default=None, max_length=64)
+    # A job id (the ``next`` of the page before): 20 Crockford characters.
+    before: str | None = Field(
+        default=None,
+        pattern=r"^[0-9a-hjkmnp-tv-z]{20}$",
+        description="A job id: the 'next' of the previous page.",
+    )
 
 
 class JobOnly(BaseModel):

@@ -87,6 +87,22 @@ async def test_timeout_kills_the_whole_tree(
     assert survivors(pid_file) == []
 
 
+async def test_a_shell_that_ignores_sigterm_gets_sigkill_and_the_log_says_so(
+    admin: httpx.AsyncClient, make_repo: Any
+) -> None:
+    repo: Repo = make_repo()
+    await register(
+        admin, repo, test="trap '' TERM; echo up; sleep 30; sleep 30", timeout_secs=1
+    )
+
+    body = await run_job(admin, "demo", recipe="test", timeout=40)
+
+    tail = body["log_tail"]
+    assert body["job"]["status"] == "timed_out", tail
+    stop = tail.index("[crafting-table] deadline of 1 s reached; stopping the recipe")
+    assert tail[stop + 1] == "[crafting-table] still running 1 s after SIGTERM: SIGKILL"
+
+
 async def test_cancel_kills_a_running_recipe(
     admin: httpx.AsyncClient, make_repo: Any, tmp_path: Path
 ) -> None:

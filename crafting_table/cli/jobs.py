@@ -9,7 +9,7 @@ from crafting_table.cli.connection import segment
 from crafting_table.cli.follow import EXIT_CANCELED as EXIT_INTERRUPTED
 from crafting_table.cli.follow import exit_status, follow
 from crafting_table.cli.output import Cell, dash, duration, status_cell, when
-from crafting_table.cli.session import Commands, Session, add_command
+from crafting_table.cli.session import Commands, Session, add_command, page_size
 
 STATUSES = ("queued", "running", "succeeded", "failed", "timed_out", "canceled")
 RECIPES = ("build", "test", "lint", "audit")
@@ -94,7 +94,11 @@ def register(commands: Commands, common: argparse.ArgumentParser) -> None:
     list_cmd.add_argument("--status", choices=STATUSES, help="only this status")
     list_cmd.add_argument("--recipe", choices=RECIPES, help="only this recipe")
     list_cmd.add_argument(
-        "--limit", type=int, default=50, metavar="N", help="at most N jobs (50)"
+        "--limit",
+        type=page_size,
+        default=50,
+        metavar="N",
+        help="at most N jobs (50, up to 500)",
     )
 
 
@@ -239,7 +243,7 @@ def cancel(session: Session) -> int:
 def list_jobs(session: Session) -> int:
     """The newest jobs the token can see, filtered."""
     args = session.args
-    params: dict[str, str | int] = {"limit": max(1, min(args.limit, 500))}
+    params: dict[str, str | int] = {"limit": args.limit}
     for key in ("project", "status", "recipe"):
         if getattr(args, key) is not None:
             params[key] = getattr(args, key)

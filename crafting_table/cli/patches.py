@@ -7,7 +7,7 @@ from typing import Any
 
 from crafting_table.cli.connection import segment
 from crafting_table.cli.output import dash, status_cell, when
-from crafting_table.cli.session import Commands, Session, add_command
+from crafting_table.cli.session import Commands, Session, add_command, page_size
 
 STATUSES = (
     "drafting",
@@ -42,7 +42,11 @@ def register(commands: Commands, common: argparse.ArgumentParser) -> None:
     list_cmd.add_argument("--project", help="only this project's attempts")
     list_cmd.add_argument("--status", choices=STATUSES, help="only this status")
     list_cmd.add_argument(
-        "--limit", type=int, default=50, metavar="N", help="at most N attempts (50)"
+        "--limit",
+        type=page_size,
+        default=50,
+        metavar="N",
+        help="at most N attempts (50, up to 500)",
     )
 
     show_cmd = add_command(
@@ -67,7 +71,7 @@ def run(session: Session) -> int:
 def list_patches(session: Session) -> int:
     """The newest attempts the token can see, filtered."""
     args = session.args
-    params: dict[str, str | int] = {"limit": max(1, min(args.limit, 500))}
+    params: dict[str, str | int] = {"limit": args.limit}
     for key in ("project", "status"):
         if getattr(args, key) is not None:
             params[key] = getattr(args, key)

@@ -107,3 +107,19 @@ def add_command(
     )
     parser.set_defaults(handler=handler)
     return parser
+
+
+MAX_PAGE = 500
+
+
+def page_size(value: str) -> int:
+    """``--limit``'s type: a count from 1 to the API's largest page."""
+    try:
+        count = int(value)
+    except ValueError:
+        count = 0
+    if not 1 <= count <= MAX_PAGE:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a count from 1 to {MAX_PAGE}"
+        )
+    return count

@@ -85,9 +85,11 @@ class ParseContext:
 
 
 RECIPES: tuple[str, ...] = ("build", "test", "lint", "audit")
-
-_PLACE_CACHE = 4096
 """The recipe kinds a subproject may define."""
+
+# Paths normalised per parser: logs name a few files many times, and a log
+# naming millions of distinct paths must not grow the cache without bound.
+_PLACE_CACHE = 4096
 
 
 class ToolParser:

@@ -150,6 +150,9 @@ def create_app(ctx: AppContext) -> Quart:
     app.request_class = JsonRequest.with_hook_limit(ctx.settings.max_hook_body_bytes)
     app.config["QUART_SCHEMA_CONVERT_CASING"] = False
     app.config["JSON_SORT_KEYS"] = False
+    # Quart's automatic OPTIONS answers an empty HTML page; no client of
+    # this API needs one (it serves no browser origin but its own).
+    app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False
     app.extensions["crafting"] = ctx
     QuartSchema(
         app,

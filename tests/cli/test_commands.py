@@ -477,6 +477,15 @@ async def test_a_bad_url_is_a_usage_error(cli: Cli) -> None:
     assert "'localhost:8810' is not an http:// or https:// URL" in ran.err
 
 
+@pytest.mark.parametrize("limit", ["-5", "0", "501", "many"])
+async def test_a_limit_out_of_range_is_a_usage_error(cli: Cli, limit: str) -> None:
+    for command in ("job", "patch"):
+        ran = await cli(command, "list", "--limit", limit)
+
+        assert ran.status == 2, ran
+        assert f"{limit!r} is not a count from 1 to 500" in ran.err
+
+
 async def test_settings_from_the_environment_and_the_bearer_file(
     cli: Cli,
     service: ServiceHandle,

@@ -192,6 +192,24 @@ async def test_unknown_query_parameters_are_refused(
     assert (await admin.get(f"/jobs/{job_id}")).json()["job"]["retry_of"] is None
 
 
+async def test_a_cursor_that_is_no_job_id_is_refused(
+    admin: httpx.AsyncClient,
+) -> None:
+    answer = await admin.get("/jobs?before=zzz")
+
+    assert answer.status_code == 422, answer.text
+    [problem] = answer.json()["error"]["details"]["problems"]
+    assert problem["field"] == "before"
+
+
+async def test_options_is_a_json_405(admin: httpx.AsyncClient) -> None:
+    answer = await admin.options("/jobs")
+
+    assert answer.status_code == 405, answer.text
+    assert answer.headers["content-type"] == "application/json"
+    assert answer.json()["ok"] is False
+
+
 async def test_websocket_refuses_unknown_query_parameters(
     service: ServiceHandle, admin: httpx.AsyncClient, make_repo: Any
 ) -> None:
