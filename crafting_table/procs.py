@@ -72,22 +72,43 @@ def _pids() -> Iterable[int]:
     return (int(name) for name in names if name.isdigit())
 
 
-def find_marked(mark: str) -> list[int]:
-    """Every live process whose environment carries ``mark``."""
-    needle = f"{MARK_VARIABLE}={mark}".encode()
+def _find(entry: str, matches: Callable[[bytes], bool]) -> list[int]:
+    """Live processes but this one whose ``/proc/<pid>/<entry>`` matches."""
     own = os.getpid()
     found = []
     for pid in _pids():
         if pid == own:
             continue
         try:
-            with open(f"/proc/{pid}/environ", "rb") as handle:
-                environ = handle.read()
+            with open(f"/proc/{pid}/{entry}", "rb") as handle:
+                content = handle.read()
         except OSError:
             continue
-        if needle in environ.split(b"\0") and is_running(pid):
+        if matches(content) and is_running(pid):
             found.append(pid)
     return found
+
+
+def find_marked(mark: str) -> list[int]:
+    """Every live process whose environment carries ``mark``."""
+    needle = f"{MARK_VARIABLE}={mark}".encode()
+    return _find("environ", lambda environ: needle in environ.split(b"\0"))
+
+
+def find_uid(uid: int) -> list[int]:
+    """Every live process whose real uid is ``uid``.
+
+    The real uid, not the effective one: an unprivileged process cannot
+    change it, whatever it executes.
+    """
+
+    def real_uid_matches(status: bytes) -> bool:
+        for line in status.split(b"\n"):
+            if line.startswith(b"Uid:"):
+                return int(line.split()[1]) == uid
+        return False
+
+    return _find("status", real_uid_matches)
 
 
 def signal_group(pgid: int, signum: int) -> bool:
@@ -118,30 +139,6 @@ def kill_group(pgid: int, *, spare: int) -> list[int]:
             os.kill(pid, signal.SIGKILL)
             killed.append(pid)
     return killed
-
-
-def find_uid(uid: int) -> list[int]:
-    """Every live process whose real uid is ``uid``.
-
-    The real uid, not the effective one: an unprivileged process cannot
-    change it, whatever it executes.
-    """
-    own = os.getpid()
-    found = []
-    for pid in _pids():
-        if pid == own:
-            continue
-        try:
-            with open(f"/proc/{pid}/status", "rb") as handle:
-                status = handle.read()
-        except OSError:
-            continue
-        for line in status.split(b"\n"):
-            if line.startswith(b"Uid:"):
-                if int(line.split()[1]) == uid and is_running(pid):
-                    found.append(pid)
-                break
-    return found
 
 
 def kill_marked(
