@@ -10,6 +10,7 @@ A 401 carries the ``WWW-Authenticate: Bearer`` challenge of RFC 6750.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from pydantic import ValidationError
@@ -56,13 +57,19 @@ def describe_validation(
     if not isinstance(error, ValidationError):
         return str(error), []
     problems = []
-    for item in error.errors(include_url=False, include_input=False):
+    for item in error.errors(include_url=False):
         field = ".".join(str(part) for part in item["loc"]) or "body"
-        problems.append({"field": field, "problem": item["msg"], "type": item["type"]})
+        problem = {"field": field, "problem": item["msg"], "type": item["type"]}
+        shown = _shown_input(field, item.get("input"))
+        if shown is not None and item["type"] != "extra_forbidden":
+            problem["input"] = shown
+        problems.append(problem)
     if not problems:
         return "the request is invalid", []
     first = problems[0]
     message = f"field {first['field']!r}: {_problem(first)}"
+    if "input" in first:
+        message += f" (got {first['input']!r})"
     if len(problems) > 1:
         message += f" (and {len(problems) - 1} more problem(s), see details)"
     return message, problems
@@ -85,6 +92,23 @@ def challenge() -> str:
     if g.get("bearer_given"):
         return 'Bearer realm="crafting-table", error="invalid_token"'
     return 'Bearer realm="crafting-table"'
+
+
+# A refused value is shown back only where it cannot be a credential: a
+# number, or a short word. Error answers may end up in logs and tickets.
+_PLAIN_WORD = re.compile(r"^[A-Za-z0-9_.-]{0,40}$")
+_SECRET_FIELD = re.compile(r"(?i)secret|token|pass|key|auth|git_url|email")
+
+
+def _shown_input(field: str, value: Any) -> Any:
+    """The refused ``value`` if it is safe to show back, else None."""
+    if _SECRET_FIELD.search(field):
+        return None
+    if isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, str) and _PLAIN_WORD.match(value):
+        return value
+    return None
 
 
 def _problem(item: dict[str, Any]) -> str:

@@ -517,3 +517,32 @@ async def test_job_answers_match_their_documented_models(
     assert one.job.status == "succeeded"
     assert one.job.finished_at is not None
     assert one.job.finished_at.endswith("Z")
+
+
+async def test_a_refused_plain_value_is_shown_back(admin: httpx.AsyncClient) -> None:
+    answer = await admin.get("/jobs?limit=900&status=done")
+
+    assert answer.status_code == 422, answer.text
+    error = answer.json()["error"]
+    assert error["message"].startswith("field 'status': Input should be 'queued'")
+    assert error["message"].endswith(
+        "(got 'done') (and 1 more problem(s), see details)"
+    )
+    inputs = {p["field"]: p.get("input") for p in error["details"]["problems"]}
+    assert inputs == {"status": "done", "limit": "900"}
+
+
+async def test_a_refused_secret_is_never_shown_back(admin: httpx.AsyncClient) -> None:
+    body = {
+        "name": "demo",
+        "git_url": "https://bot:pw-1234567@git.example.com/x.git\n",
+        "webhook_secret": "zq9xv",
+        "subprojects": [{"test": "true"}],
+    }
+
+    answer = await admin.post("/projects", json=body)
+
+    assert answer.status_code == 422, answer.text
+    assert "pw-1234567" not in answer.text
+    assert "zq9xv" not in answer.text
+    assert all("input" not in p for p in answer.json()["error"]["details"]["problems"])
