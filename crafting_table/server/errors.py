@@ -95,7 +95,7 @@ def challenge() -> str:
 
 
 # A refused value is shown back only where it cannot be a credential: a
-# number, or a short word. Error answers may end up in logs and tickets.
+# number, or a short word. Error answers end up in logs and bug reports.
 _PLAIN_WORD = re.compile(r"^[A-Za-z0-9_.-]{0,40}$")
 _SECRET_FIELD = re.compile(r"(?i)secret|token|pass|key|auth|git_url|email")
 
