@@ -230,7 +230,7 @@ class Containment:
         self.default_memory_mb = default_memory_mb or None
         self.default_pids = default_pids or None
         self._readers: dict[Path, int] = {}
-        # Jobs running now under each project's own id.
+        # Jobs with processes now under each project's own id.
         self._jobs_by_uid: dict[int, int] = {}
         # Grants and releases run on worker threads of concurrent jobs.
         self._lock = threading.Lock()
@@ -418,16 +418,38 @@ class Containment:
             give_tree(path, user.uid, user.gid)
         for path in shared:
             self._share(path, user.gid)
-        if user.folder is not None:
-            with self._lock:
-                self._jobs_by_uid[user.uid] = self._jobs_by_uid.get(user.uid, 0) + 1
+
+    def enter(self, user: RecipeUser | None) -> None:
+        """Count a job that is about to start its first process as ``user``.
+
+        Counted from the first process on, not from :meth:`hand_over`: a
+        job still checking out already has its gate running as the id,
+        and another job's end must not take it for a leftover. Each call
+        needs one :meth:`leave` once the job's processes are gone.
+        """
+        if user is None or user.folder is None:
+            return
+        with self._lock:
+            self._jobs_by_uid[user.uid] = self._jobs_by_uid.get(user.uid, 0) + 1
+
+    def leave(self, user: RecipeUser | None) -> None:
+        """Undo one :meth:`enter`, once nothing of that job runs."""
+        if user is None or user.folder is None:
+            return
+        with self._lock:
+            left = self._jobs_by_uid.get(user.uid, 0) - 1
+            if left > 0:
+                self._jobs_by_uid[user.uid] = left
+            else:
+                self._jobs_by_uid.pop(user.uid, None)
 
     def sole_job(self, user: RecipeUser | None) -> bool:
-        """True while one job alone runs as ``user``, a project's own id.
+        """True while one job alone has processes as ``user``, a project's id.
 
         Every process of that id is then this job's, whatever session or
         environment it gave itself, so all of them may go when it ends.
-        Never for the named user, whom every project may share.
+        Jobs count from :meth:`enter` to :meth:`leave`. Never for the named
+        user, whom every project may share.
         """
         if user is None or user.folder is None:
             return False
@@ -440,13 +462,6 @@ class Containment:
         """Undo :meth:`hand_over` once the job's processes are gone."""
         if user is None:
             return
-        if user.folder is not None:
-            with self._lock:
-                left = self._jobs_by_uid.get(user.uid, 0) - 1
-                if left > 0:
-                    self._jobs_by_uid[user.uid] = left
-                else:
-                    self._jobs_by_uid.pop(user.uid, None)
         for path in shared:
             self._unshare(path)
         for path in owned:

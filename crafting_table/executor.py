@@ -201,6 +201,7 @@ class LocalProcess:
         owned: Sequence[Path] = (),
         shared: Sequence[Path] = (),
         swept: bool = False,
+        entered: bool = False,
     ) -> None:
         assert process.stdout is not None
         # The first process is the job's sweeper: it must outlive the rest.
@@ -212,6 +213,8 @@ class LocalProcess:
         self._group = group
         self._owned = list(owned)
         self._shared = list(shared)
+        # Whether this job counts in the containment's jobs of its id.
+        self._entered = entered
         self.pid = process.pid
         self.start_time = procs.start_time(process.pid)
         self.output: trio.abc.ReceiveStream = process.stdout
@@ -274,6 +277,9 @@ class LocalProcess:
         await trio.to_thread.run_sync(
             self._containment.take_back, owned, shared, self._user
         )
+        if self._entered:
+            self._entered = False
+            self._containment.leave(self._user)
 
 
 class LocalLaunch:
@@ -310,6 +316,7 @@ class LocalLaunch:
         self._swept = False
         self._pipe: int | None = None
         self._handed = False
+        self._entered = False
 
     async def spawn_gate(self, rlimit: int | None) -> None:
         """Start the gate and place it in the job's groups."""
@@ -328,6 +335,10 @@ class LocalLaunch:
         self._swept = True
 
     async def _spawn(self, program: list[str]) -> None:
+        # Counted before the gate exists: from then on a process of the
+        # project's id is this job's, and another job's end must spare it.
+        self._containment.enter(self._user)
+        self._entered = True
         read_end, self._pipe = os.pipe()
         try:
             self._gate = await trio.lowlevel.open_process(
@@ -354,6 +365,8 @@ class LocalLaunch:
         except BaseException:
             await self.abort()
             raise
+        # The count passes to the process, which leaves it when it closes.
+        entered, self._entered = self._entered, False
         return LocalProcess(
             process,
             self._mark,
@@ -363,6 +376,7 @@ class LocalLaunch:
             owned=self._owned,
             shared=self._shared,
             swept=self._swept,
+            entered=entered,
         )
 
     def _release(self, late_env: Mapping[str, str]) -> trio.Process:
@@ -400,6 +414,9 @@ class LocalLaunch:
                 await trio.to_thread.run_sync(
                     self._containment.take_back, self._owned, self._shared, self._user
                 )
+            if self._entered:
+                self._entered = False
+                self._containment.leave(self._user)
 
 
 class LocalExecutor:

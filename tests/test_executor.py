@@ -15,6 +15,7 @@ from crafting_table.cgroups import JobGroup, detect
 from crafting_table.containment import Containment, RecipeUser
 from crafting_table.errors import ContainmentError
 from crafting_table.executor import JobLimits, LocalExecutor, LocalProcess
+from crafting_table.recipe_ids import IdRange, ProjectIdentity, prepare_projects_folder
 from tests.confinement import (
     reachable_folder,
     recipe_user,
@@ -143,6 +144,34 @@ async def test_without_groups_the_recipe_user_has_a_process_limit(
     assert code == 0, output
     assert int(uid) == user.uid != os.geteuid()
     assert limits.split()[2:4] == ["12", "12"]
+
+
+async def test_a_job_ending_spares_the_gate_of_its_projects_next_job() -> None:
+    # Without groups, the last job of a project to end kills every process
+    # of the project's id; a job still checking out has its gate running
+    # as that id already, and must count as running.
+    require_root()
+    with reachable_folder() as folder:
+        user = RecipeUser.lookup(recipe_user().pw_name, folder)
+        containment = Containment(
+            user=user,
+            ids=IdRange(300_000, 10),
+            projects_dir=prepare_projects_folder(folder),
+        )
+        executor = LocalExecutor(containment)
+        project = ProjectIdentity("demo", 1)
+        first = await executor.start(
+            "exit 0", cwd=folder, env=ENV, mark="first", project=project
+        )
+        second = await executor.prepare(
+            "echo ran", cwd=folder, env=ENV, mark="second", project=project
+        )
+        await finish(first)
+
+        code, output = await finish(await second.go({}))
+
+    assert (code, output) == (0, "ran\n")
+    assert not containment.sole_job(containment.identity(project))
 
 
 async def test_without_groups_nothing_the_recipe_left_survives(tmp_path: Path) -> None:
