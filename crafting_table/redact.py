@@ -53,7 +53,12 @@ _AUTHORIZATION = re.compile(
     r"(?i)(\bauthorization\s*[:=]\s*(?:bearer|basic|token)\s+)[^\s\"'<>,;]+"
 )
 # The userinfo of a URL: 'scheme://user:password@host' or 'scheme://token@host'.
-_USERINFO = re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://)[^/\s@\"'<>]+@")
+# The scheme is bounded and the userinfo possessive: an open-ended scheme
+# started after a word boundary made every '-' or '.' of a long run such
+# as 'a-a-a-...' a new start that read to the run's end, quadratic in a
+# report's text. A longer scheme is matched by its last 32 characters,
+# which mask the same userinfo.
+_USERINFO = re.compile(r"(?i)([a-z][a-z0-9+.-]{0,31}://)[^/\s@\"'<>]++@")
 _MASK = MASK.decode()
 
 M = TypeVar("M", bound=BaseModel)
