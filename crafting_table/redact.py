@@ -36,6 +36,9 @@ MIN_BASE64_FRAGMENT = 8
 # A bearer is the prefix and 43 URL-safe characters; 32 of them already
 # rule out words and identifiers that merely start with the prefix.
 _BEARER = re.compile(re.escape(BEARER_PREFIX.encode("ascii")) + rb"[A-Za-z0-9_-]{32,}")
+# How far back the stream looks for the start of a bearer; a bearer is 46
+# bytes.
+BEARER_WINDOW = 128
 # The end of a stream piece that may still grow into a bearer: the prefix
 # and some of its characters, or a proper start of the prefix.
 _BEARER_TAIL = re.compile(
@@ -108,7 +111,10 @@ class Masker:
 
     :meth:`feed` returns what is safe to write now; :meth:`flush` returns
     the held-back tail at the end of the stream. Output equals
-    ``redact_text`` of the whole stream, however it was split.
+    ``redact_text`` of the whole stream, however it was split, but for a
+    bearer-shaped run longer than :data:`BEARER_WINDOW` (no bearer is that
+    long): it may be masked in two pieces, or its end past a cut left as
+    it is.
     """
 
     def __init__(self, secrets: Iterable[str]) -> None:
@@ -119,7 +125,10 @@ class Masker:
             else None
         )
         self._longest = max((len(v) for v in self._shapes), default=0)
+        # Raw bytes that may still become a shape, and masked ones that
+        # may still become a bearer: two stages, as redact_text masks.
         self._carry = b""
+        self._bearer_carry = b""
 
     def mask(self, data: bytes) -> bytes:
         """``data`` masked as a whole, apart from the stream."""
@@ -130,29 +139,62 @@ class Masker:
     def feed(self, data: bytes | bytearray) -> bytes:
         """Mask ``data`` (after any held-back tail); return the safe part."""
         buffer = self._carry + data
-        if self._pattern is not None:
-            buffer = self._pattern.sub(MASK, buffer)
-        hold = self._holdback(buffer)
-        self._carry = buffer[len(buffer) - hold :] if hold else b""
-        return _BEARER.sub(MASK, buffer[: len(buffer) - hold])
+        cut, masked = self._mask_settled(buffer)
+        self._carry = buffer[cut:]
+        return self._bearers(masked)
 
     def flush(self) -> bytes:
         """The held-back tail; call once at the end of the stream."""
         tail, self._carry = self._carry, b""
-        return _BEARER.sub(MASK, tail)
+        if self._pattern is not None:
+            tail = self._pattern.sub(MASK, tail)
+        rest, self._bearer_carry = self._bearer_carry + tail, b""
+        return _BEARER.sub(MASK, rest)
 
-    def _holdback(self, buffer: bytes) -> int:
+    def _mask_settled(self, buffer: bytes) -> tuple[int, bytes]:
+        """Mask the shapes whose match no later byte can change.
+
+        Returns where the settled part ends and that part masked. A match
+        is settled when it starts before the held-back tail: masking the
+        whole buffer first would mask a shape that is the start of a
+        longer one (a base64 fragment, the full encoding) and let the
+        longer one's last characters through.
+        """
+        if self._pattern is None:
+            return len(buffer), buffer
+        settled = len(buffer) - self._shape_tail(buffer)
+        parts = []
+        done = 0
+        for match in self._pattern.finditer(buffer):
+            if match.start() >= settled:
+                break
+            parts += [buffer[done : match.start()], MASK]
+            done = match.end()
+        cut = max(done, settled)
+        parts.append(buffer[done:cut])
+        return cut, b"".join(parts)
+
+    def _shape_tail(self, buffer: bytes) -> int:
         # The longest suffix of the buffer that is a proper prefix of some
-        # shape, or may grow into a bearer: those bytes might be the start
-        # of a secret whose rest is still in the pipe.
-        tail = _BEARER_TAIL.search(buffer, max(len(buffer) - 128, 0))
-        hold = len(buffer) - tail.start() if tail else 0
+        # shape: those bytes might be the start of a secret whose rest is
+        # still in the pipe.
         window = buffer[-(self._longest - 1) :] if self._longest > 1 else b""
-        for size in range(len(window), hold, -1):
+        for size in range(len(window), 0, -1):
             suffix = window[-size:]
             if any(shape.startswith(suffix) for shape in self._shapes):
                 return size
-        return hold
+        return 0
+
+    def _bearers(self, data: bytes) -> bytes:
+        buffer = self._bearer_carry + data
+        # Only the last BEARER_WINDOW bytes are searched for a tail that
+        # may grow into a bearer, so that a long run of URL-safe
+        # characters is neither held back whole nor searched again and
+        # again as it grows.
+        tail = _BEARER_TAIL.search(buffer, max(len(buffer) - BEARER_WINDOW, 0))
+        hold = len(buffer) - tail.start() if tail else 0
+        self._bearer_carry = buffer[len(buffer) - hold :]
+        return _BEARER.sub(MASK, buffer[: len(buffer) - hold])
 
 
 class Redactor:

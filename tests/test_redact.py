@@ -7,12 +7,12 @@ import time
 from urllib.parse import quote
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from crafting_table.auth import mint_bearer
 from crafting_table.models import DigestFinding
-from crafting_table.redact import Masker, Redactor, redact_text
+from crafting_table.redact import BEARER_WINDOW, Masker, Redactor, redact_text
 
 SECRET = "gt_4f9a8b7c6d5e+/x"
 
@@ -64,6 +64,39 @@ def test_stream_masks_however_it_is_split(cuts: list[int]) -> None:
 
     assert out == redact_text(stream.decode(), [SECRET]).encode()
     assert SECRET.encode() not in out
+
+
+PREFIXED = ["secret12", "secret12-and-more"]
+ENCODED = base64.b64encode(b"secret12").decode()
+PIECES = [
+    "secret12",
+    "-and-more",
+    ENCODED,
+    ENCODED[:-2],
+    ENCODED[-2:],
+    base64.b64encode(b"u:secret12").decode(),
+    "ct_",
+    "c",
+    "x",
+    " ",
+    "\n",
+    mint_bearer()[:20],
+    mint_bearer(),
+]
+
+
+@given(pieces=st.lists(st.sampled_from(PIECES), max_size=6))
+def test_a_stream_fed_in_pieces_masks_as_the_whole_text(pieces: list[str]) -> None:
+    # Within the bearer window, a stream is masked exactly as its whole
+    # text: a secret that is the start of a longer one (a base64 fragment
+    # and the full encoding too) waits for the longer one's end.
+    text = "".join(pieces)
+    assume(len(text) <= BEARER_WINDOW)
+    masker = Masker(PREFIXED)
+
+    out = [masker.feed(piece.encode()) for piece in pieces] + [masker.flush()]
+
+    assert b"".join(out) == redact_text(text, PREFIXED).encode()
 
 
 def test_masker_without_secrets_passes_through() -> None:
