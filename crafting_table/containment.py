@@ -313,6 +313,23 @@ class Containment:
             return
         prepare_project_folder(user.folder.parent, user.folder.name, user.uid, user.gid)
 
+    def folder_uid(self, folder: Path) -> int | None:
+        """The project id that owns ``folder``, if it is one of the range.
+
+        None for a missing folder, a symlink, or an owner outside the range
+        (never, then, the service or a host user). Blocks.
+        """
+        if self.ids is None:
+            return None
+        try:
+            info = folder.lstat()
+        except FileNotFoundError:
+            return None
+        if not stat.S_ISDIR(info.st_mode):
+            return None
+        first = self.ids.base + 1
+        return info.st_uid if first <= info.st_uid < first + self.ids.count else None
+
     def project_folder(self, project: str) -> Path | None:
         """The folder ``project`` keeps between jobs, if ids are per project."""
         return None if self.projects_dir is None else self.projects_dir / project

@@ -256,9 +256,15 @@ class LocalProcess:
         # group holds the job, the project's own id still tells it apart.
         user = self._user
         if user is not None and self._containment.sole_job(user):
+            # Asked again at every scan: a job of the project may start
+            # while this one's leftovers are being killed.
             killed.update(
                 await trio.to_thread.run_sync(
-                    lambda: procs.kill_uid(user.uid, skip=[self.pid])
+                    lambda: procs.kill_uid(
+                        user.uid,
+                        skip=[self.pid],
+                        still=lambda: self._containment.sole_job(user),
+                    )
                 )
             )
         if group is not None:
@@ -534,8 +540,22 @@ class LocalExecutor:
     async def forget(self, project: str) -> None:
         """Delete the project's HOME, temporary files and package caches."""
         folder = self.containment.project_folder(project)
-        if folder is not None:
-            await delete_trees([folder])
+        if folder is None:
+            return
+        # A process of the project's id left running (a stop whose wait ran
+        # out, a restart without control groups) could swap a folder for a
+        # symlink while the tree is deleted: none may outlive the project.
+        uid = await trio.to_thread.run_sync(self.containment.folder_uid, folder)
+        if uid is not None:
+            killed = await trio.to_thread.run_sync(procs.kill_uid, uid)
+            if killed:
+                logger.info(
+                    "project %s: killed %d process(es) of its id before deleting "
+                    "its folder",
+                    project,
+                    len(killed),
+                )
+        await delete_trees([folder])
 
 
 def _reap(group: JobGroup, killed: set[int], shell: int | None) -> int:

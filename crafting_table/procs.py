@@ -154,9 +154,19 @@ def kill_marked(
     return _kill_found(lambda: find_marked(mark), skip, settle)
 
 
-def kill_uid(uid: int, *, skip: Iterable[int] = (), settle: float = 2.0) -> list[int]:
-    """SIGKILL every process whose real uid is ``uid``; as :func:`kill_marked`."""
-    return _kill_found(lambda: find_uid(uid), skip, settle)
+def kill_uid(
+    uid: int,
+    *,
+    skip: Iterable[int] = (),
+    settle: float = 2.0,
+    still: Callable[[], bool] = lambda: True,
+) -> list[int]:
+    """SIGKILL every process whose real uid is ``uid``; as :func:`kill_marked`.
+
+    ``still`` is asked before each scan; once it is False, nothing more is
+    killed.
+    """
+    return _kill_found(lambda: find_uid(uid) if still() else [], skip, settle)
 
 
 def _kill_found(

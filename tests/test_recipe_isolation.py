@@ -587,6 +587,14 @@ async def test_a_deleted_projects_caches_and_home_go(
     # As a project deleted while the service was down leaves it.
     ghost = projects / "ghost"
     (ghost / "home").mkdir(parents=True)
+    # A process of each project's id that outlived its jobs (a stop whose
+    # wait ran out): the deleted project's goes with its folder.
+    lingering = {}
+    for name in ("demo", "keep"):
+        uid = await project_uid(service, name)
+        lingering[name] = await trio.lowlevel.open_process(
+            ["sleep", "300"], user=uid, group=uid, extra_groups=[], cwd="/"
+        )
 
     answer = await admin.delete("/projects/demo")
     assert answer.status_code == 200, answer.text
@@ -594,10 +602,17 @@ async def test_a_deleted_projects_caches_and_home_go(
         while (projects / "demo").exists():
             await trio.sleep(0.05)
     await collect(service)
+    demo_gone = lingering["demo"].poll() is not None
+    keep_alive = lingering["keep"].poll() is None
+    for process in lingering.values():
+        process.kill()
+        await process.wait()
 
     assert kept_before == ["demo", "keep"]
     assert not ghost.exists()
     assert (projects / "keep" / "home" / "x").exists()
+    assert demo_gone
+    assert keep_alive
 
 
 async def test_healthz_shows_the_containment(service: ServiceHandle) -> None:
