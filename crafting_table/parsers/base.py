@@ -147,6 +147,29 @@ class ToolParser:
         return known
 
 
+# The levels vulnerability databases give (CVSS bands, GitHub's and npm's
+# words), lower-cased; an unknown or missing level is a warning.
+_ADVISORY_SEVERITY: dict[str, Severity] = {
+    "critical": "error",
+    "high": "error",
+    "moderate": "warning",
+    "medium": "warning",
+    "low": "info",
+    "info": "info",
+    "none": "info",
+}
+
+
+def advisory_severity(level: object) -> Severity:
+    """The severity of an advisory whose database rates it ``level``.
+
+    A missing level (None) is unknown, not CVSS's "none": a warning.
+    """
+    if not isinstance(level, str):
+        return "warning"
+    return _ADVISORY_SEVERITY.get(level.lower(), "warning")
+
+
 def as_int(value: object) -> int | None:
     """``value`` if it is a positive int (a line or column), else None."""
     if isinstance(value, int) and not isinstance(value, bool) and value > 0:

@@ -20,17 +20,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
-from crafting_table.parsers.base import Finding, Severity, ToolParser, as_str
+from crafting_table.parsers.base import (
+    Finding,
+    ToolParser,
+    advisory_severity,
+    as_str,
+)
 
 __all__ = ["BundlerAuditParser"]
 
-_SEVERITY: dict[str, Severity] = {
-    "critical": "error",
-    "high": "error",
-    "medium": "warning",
-    "low": "info",
-    "none": "info",
-}
 LOCK_FILE = "Gemfile.lock"
 
 
@@ -80,11 +78,11 @@ class BundlerAuditParser(ToolParser):
         advisory = advisory if isinstance(advisory, dict) else {}
         name = str(gem.get("name", "?"))
         patched = [str(r) for r in advisory.get("patched_versions") or () if r]
-        level = str(advisory.get("criticality"))
+        level = advisory.get("criticality")
         what = f"{name} {gem.get('version', '')}: {advisory.get('title', '')}"
         return Finding(
             kind="cve",
-            severity=_SEVERITY.get(level, "warning"),
+            severity=advisory_severity(level),
             message=what[:1000],
             file=LOCK_FILE,
             code=advisory_code(advisory),

@@ -19,16 +19,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar
 
-from crafting_table.parsers.base import Finding, Severity, ToolParser, as_str
+from crafting_table.parsers.base import (
+    Finding,
+    ToolParser,
+    advisory_severity,
+    as_str,
+)
 
 __all__ = ["ComposerAuditParser"]
-
-_SEVERITY: dict[str, Severity] = {
-    "critical": "error",
-    "high": "error",
-    "medium": "warning",
-    "low": "info",
-}
 
 
 def _is_report(value: Any) -> bool:
@@ -68,7 +66,7 @@ class ComposerAuditParser(ToolParser):
         title = advisory.get("title", "")
         return Finding(
             kind="cve",
-            severity=_SEVERITY.get(str(advisory.get("severity")), "warning"),
+            severity=advisory_severity(advisory.get("severity")),
             message=f"{package} {affected}: {title}"[:1000],
             file="composer.lock",
             code=as_str(advisory.get("cve")) or as_str(advisory.get("advisoryId")),

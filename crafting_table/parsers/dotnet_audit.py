@@ -40,20 +40,14 @@ from typing import Any, ClassVar
 from crafting_table.parsers.base import (
     Finding,
     ParseContext,
-    Severity,
     ToolParser,
+    advisory_severity,
     as_str,
     first_line,
 )
 
 __all__ = ["DotnetAuditParser", "advisory_code"]
 
-_SEVERITY: dict[str, Severity] = {
-    "critical": "error",
-    "high": "error",
-    "moderate": "warning",
-    "low": "info",
-}
 _GHSA = re.compile(r"GHSA(?:-[0-9a-z]{4}){3}", re.IGNORECASE)
 _KINDS = (("topLevelPackages", False), ("transitivePackages", True))
 
@@ -131,7 +125,7 @@ class DotnetAuditParser(ToolParser):
         )
         return Finding(
             kind="cve",
-            severity=_SEVERITY.get(level.lower(), "warning"),
+            severity=advisory_severity(level),
             message=message[:1000],
             file=file,
             code=code,

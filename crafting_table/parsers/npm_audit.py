@@ -18,17 +18,15 @@ import re
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
-from crafting_table.parsers.base import Finding, Severity, ToolParser, as_str
+from crafting_table.parsers.base import (
+    Finding,
+    ToolParser,
+    advisory_severity,
+    as_str,
+)
 
 __all__ = ["NpmAuditParser"]
 
-_SEVERITY: dict[str, Severity] = {
-    "critical": "error",
-    "high": "error",
-    "moderate": "warning",
-    "low": "info",
-    "info": "info",
-}
 _GHSA = re.compile(r"GHSA(?:-[0-9a-z]{4}){3}")
 
 
@@ -65,7 +63,7 @@ class NpmAuditParser(ToolParser):
             what = f"vulnerable through {', '.join(through) or 'dependencies'}"
         return Finding(
             kind="cve",
-            severity=_SEVERITY.get(level, "warning"),
+            severity=advisory_severity(level),
             message=f"{name} {entry.get('range', '')}: {what}"[:1000],
             file="package-lock.json",
             code=",".join(ids) or None,
