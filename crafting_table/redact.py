@@ -130,6 +130,11 @@ class Masker:
         self._carry = b""
         self._bearer_carry = b""
 
+    @property
+    def shapes(self) -> list[bytes]:
+        """Every byte string masked for the secrets, longest first."""
+        return self._shapes
+
     def mask(self, data: bytes) -> bytes:
         """``data`` masked as a whole, apart from the stream."""
         if self._pattern is not None:
@@ -205,12 +210,11 @@ class Redactor:
     """
 
     def __init__(self, secrets: Iterable[str]) -> None:
-        secrets = list(secrets)
         self._masker = Masker(secrets)
         # One search tells whether a text can hold anything to mask: most
         # texts (a finding's file, code, message) hold nothing, and four
         # substitutions each would cost more than parsing them did.
-        hints = [re.escape(shape.decode("utf-8")) for shape in variants(secrets)]
+        hints = [re.escape(shape.decode("utf-8")) for shape in self._masker.shapes]
         hints += [re.escape(BEARER_PREFIX), "@", "(?i:authorization)"]
         self._hint = re.compile("|".join(hints))
 
