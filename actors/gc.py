@@ -143,7 +143,7 @@ class Gc(Actor):
         # A project deleted while the service was down leaves its folder;
         # only remove it when no job of that name runs (a race with a new
         # registration of the same name is harmless: it re-clones).
-        if not any(job.startswith(f"{project}/") for job in running):
+        if not _has_running_job(project, running):
             await self.workspace.remove_project(project)
             logger.info("gc removed the folder of deleted project %s", project)
 
@@ -155,7 +155,7 @@ class Gc(Actor):
             if (
                 self.executor is None
                 or project in projects
-                or any(job.startswith(f"{project}/") for job in running)
+                or _has_running_job(project, running)
             ):
                 continue
             await self.executor.forget(project)
@@ -263,3 +263,8 @@ def _unlink_all(paths: list[Path]) -> int:
         except FileNotFoundError:
             pass
     return removed
+
+
+def _has_running_job(project: str, running: set[str]) -> bool:
+    """Whether ``running`` (``project/job`` keys) holds a job of ``project``."""
+    return any(job.startswith(f"{project}/") for job in running)
