@@ -34,7 +34,7 @@ import trio
 from actors.kernel import Actor
 from crafting_table import procs
 from crafting_table.config import Settings
-from crafting_table.errors import ActorError, CraftingError, GitError, leaves
+from crafting_table.errors import CraftingError, GitError, leaves
 from crafting_table.executor import Executor, JobLimits, Launch, RecipeProcess
 from crafting_table.jobenv import recipe_env
 from crafting_table.joblog import LogFeed, LogWriter, file_size
@@ -566,36 +566,37 @@ class Runner(Actor):
             await self.deps.ledger.write(job_store.record_sha, job.id, outcome.sha)
 
         final: JobRow | None = None
-        try:
-            if stopping:
-                # Not a parser failure: the job's own story is the shutdown.
-                raise ActorError("service stopped at once; findings not parsed")
-            final = await self.deps.parser.ask(
-                ParseJob(
-                    job=job,
-                    status=outcome.status,
-                    exit_code=outcome.exit_code,
-                    error=outcome.error,
-                    log_bytes=log_bytes,
-                    workdir=outcome.workdir,
-                    reports_dir=outcome.reports,
-                    secrets=writer.secrets,
-                ),
-                timeout=PARSE_TIMEOUT,
-            )
-        except CraftingError as exc:
-            reason = exc.message
-            if not stopping:
+        unparsed: str | None = None
+        if stopping:
+            # Not a parser failure: the job's own story is the shutdown.
+            unparsed = "service stopped at once; findings not parsed"
+        else:
+            try:
+                final = await self.deps.parser.ask(
+                    ParseJob(
+                        job=job,
+                        status=outcome.status,
+                        exit_code=outcome.exit_code,
+                        error=outcome.error,
+                        log_bytes=log_bytes,
+                        workdir=outcome.workdir,
+                        reports_dir=outcome.reports,
+                        secrets=writer.secrets,
+                    ),
+                    timeout=PARSE_TIMEOUT,
+                )
+            except CraftingError as exc:
                 logger.warning(
                     "job %s (%s): parser failed: %s", job.id, job.project_name, exc
                 )
-                reason = f"findings could not be parsed: {reason}"
+                unparsed = f"findings could not be parsed: {exc.message}"
+        if unparsed is not None:
             final = await self.deps.ledger.write(
                 job_store.finish,
                 job.id,
                 status=outcome.status,
                 exit_code=outcome.exit_code,
-                error=outcome.error or reason,
+                error=outcome.error or unparsed,
                 log_bytes=log_bytes,
                 findings_count=0,
                 now=time.time(),
