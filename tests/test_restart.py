@@ -99,31 +99,36 @@ def client(server: Server) -> httpx.AsyncClient:
     )
 
 
-async def test_sigkill_mid_job_then_restart(
-    server: Server, make_repo: Any, tmp_path: Path
-) -> None:
-    repo: Repo = make_repo({"spawn.py": SPAWNER})
-    pid_file = tmp_path / "pids"
-    server.start()
+async def start_held_and_queued(
+    server: Server, repo: Repo, test: str, written: Path
+) -> tuple[str, str]:
+    """A test job running ``test`` until it has written ``written``, and a
+    lint job queued behind it (``max_jobs`` is 1); their ids."""
     async with client(server) as api:
         answer = await api.post(
             "/projects",
             json={
                 "name": "demo",
                 "git_url": repo.url,
-                "subprojects": [
-                    {
-                        "path": ".",
-                        "test": f"python3 spawn.py {pid_file}",
-                        "lint": "echo later",
-                    }
-                ],
+                "subprojects": [{"path": ".", "test": test, "lint": "echo later"}],
             },
         )
         assert answer.status_code == 201, answer.text
-        stranded = await enqueue(api, "demo", recipe="test")
-        await wait_for_file(pid_file)
+        running = await enqueue(api, "demo", recipe="test")
+        await wait_for_file(written)
         queued = await enqueue(api, "demo", recipe="lint")
+    return running, queued
+
+
+async def test_sigkill_mid_job_then_restart(
+    server: Server, make_repo: Any, tmp_path: Path
+) -> None:
+    repo: Repo = make_repo({"spawn.py": SPAWNER})
+    pid_file = tmp_path / "pids"
+    server.start()
+    stranded, queued = await start_held_and_queued(
+        server, repo, f"python3 spawn.py {pid_file}", pid_file
+    )
 
     server.kill()
     assert len(survivors(pid_file)) == 4, (

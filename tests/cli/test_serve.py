@@ -18,9 +18,8 @@ import pytest
 import trio
 
 from crafting_table import procs
-from tests.support import Repo, enqueue, wait_job
-from tests.test_restart import Server, client
-from tests.test_runner import wait_for_file
+from tests.support import wait_job
+from tests.test_restart import Server, client, start_held_and_queued
 
 
 def serve(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
@@ -114,28 +113,9 @@ async def wait_for_line(server: Server, text: str, timeout: float = 20) -> None:
 
 async def start_two_jobs(server: Server, make_repo: Any, test: str) -> tuple[str, str]:
     """A running test job (its shell's pid in ``<root>/pid``) and a queued one."""
-    repo: Repo = make_repo()
     pid_file = server.root / "pid"
-    async with client(server) as api:
-        answer = await api.post(
-            "/projects",
-            json={
-                "name": "demo",
-                "git_url": repo.url,
-                "subprojects": [
-                    {
-                        "path": ".",
-                        "test": f"echo $$ > {pid_file}; {test}",
-                        "lint": "echo later",
-                    }
-                ],
-            },
-        )
-        assert answer.status_code == 201, answer.text
-        running = await enqueue(api, "demo", recipe="test")
-        await wait_for_file(pid_file)
-        queued = await enqueue(api, "demo", recipe="lint")
-    return running, queued
+    command = f"echo $$ > {pid_file}; {test}"
+    return await start_held_and_queued(server, make_repo(), command, pid_file)
 
 
 def statuses(server: Server) -> dict[str, str]:
