@@ -71,8 +71,11 @@ class LogFeed:
     Every write is cut into complete lines and encoded once as a websocket
     frame; all watchers send the same frames, so a thousand of them cost
     one split and one ``json.dumps`` per write. ``line_end`` is the offset
-    just past the last complete line published. A watcher sends the file
-    up to ``line_end``, then :meth:`frames_from` its offset, waiting with
+    just past the last complete line published. Bytes are published before
+    they reach the file, so that a watcher never waits on a disk thread;
+    ``written`` is how much of the file is there. A watcher waits with
+    :meth:`wait_written` for the file to hold ``line_end``, sends the file up
+    to there, then :meth:`frames_from` its offset, waiting with
     :meth:`wait_past`; ``final`` is set once the job has its terminal status.
     """
 
@@ -80,15 +83,19 @@ class LogFeed:
         self.path = path
         self.size = 0
         self.line_end = 0
+        self.written = 0
         self.final: dict[str, object] | None = None
         self.watchers = 0
         self._pending = b""
         self._frames: deque[Frame] = deque()
         self._frame_bytes = 0
         self._changed = trio.Event()
+        # Apart from _changed: the file catching up must not wake every
+        # watcher a second time per write.
+        self._written_changed = trio.Event()
 
     def publish(self, data: bytes) -> None:
-        """Record bytes that were just written to the file."""
+        """Record bytes that are being appended to the file, in file order."""
         self.size += len(data)
         self._pending += data
         cut = self._pending.rfind(b"\n") + 1
@@ -101,6 +108,12 @@ class LogFeed:
             self._add(Frame(self.line_end, self.line_end + cut, lines_frame(lines)))
             self._pending = self._pending[cut:]
         self._wake()
+
+    def wrote(self, count: int) -> None:
+        """Record that ``count`` more published bytes are in the file now."""
+        self.written += count
+        self._written_changed.set()
+        self._written_changed = trio.Event()
 
     def _add(self, frame: Frame) -> None:
         self._frames.append(frame)
@@ -116,6 +129,7 @@ class LogFeed:
             self._add(Frame(self.line_end, self.size, lines_frame([text])))
             self._pending = b""
         self.final = final
+        self._written_changed.set()
         self._wake()
 
     def _wake(self) -> None:
@@ -146,6 +160,15 @@ class LogFeed:
         while self.line_end <= offset and self.final is None:
             await self._changed.wait()
 
+    async def wait_written(self, offset: int) -> None:
+        """Return once the file holds the log up to ``offset``, or it ended.
+
+        An ended log's file is as complete as it will be: a write that
+        failed does not keep a reader waiting.
+        """
+        while self.written < offset and self.final is None:
+            await self._written_changed.wait()
+
 
 class LogWriter:
     """Appends a job's output to its log file, capped and masked.
@@ -168,6 +191,11 @@ class LogWriter:
         self._masker = Masker(self._secrets)
         self._fd: int | None = None
         self._ends_with_newline = True
+        # Published, not yet in the file: whoever holds the lock next writes
+        # all of it, so the file keeps the order of publication even when a
+        # writer is canceled while it waits.
+        self._unwritten: list[bytes] = []
+        self._file_lock = trio.Lock()
 
     async def open(self) -> None:
         """Create (or append to) the log file."""
@@ -234,17 +262,31 @@ class LogWriter:
 
     async def _write(self, data: bytes) -> None:
         assert self._fd is not None, "LogWriter.open() was not called"
-        fd = self._fd
-        await trio.to_thread.run_sync(_write_all, fd, data)
         self.written += len(data)
         self._ends_with_newline = data.endswith(b"\n")
+        # Watchers get the bytes at once; a round trip through a disk thread
+        # under load would be most of the delay they see.
         self.feed.publish(data)
+        self._unwritten.append(data)
+        await self._drain()
+
+    async def _drain(self) -> None:
+        async with self._file_lock:
+            if not self._unwritten or self._fd is None:
+                return
+            chunk = b"".join(self._unwritten)
+            self._unwritten.clear()
+            await trio.to_thread.run_sync(_write_all, self._fd, chunk)
+            self.feed.wrote(len(chunk))
 
     async def aclose(self) -> None:
-        """Close the file."""
+        """Write what is still queued for the file, then close it."""
         if self._fd is not None:
-            fd, self._fd = self._fd, None
-            await trio.to_thread.run_sync(os.close, fd)
+            try:
+                await self._drain()
+            finally:
+                fd, self._fd = self._fd, None
+                await trio.to_thread.run_sync(os.close, fd)
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
+import trio
+import trio.testing
 
 from crafting_table import joblog
 from crafting_table.joblog import LogFeed, LogWriter, read_tail
@@ -138,3 +141,88 @@ def test_merged_frames_carry_every_line_in_order() -> None:
     merged = json.loads(joblog.merge_frames(frames))
 
     assert merged == {"type": "lines", "lines": ["a", 'b "q"', "\u00e9t\u00e9"]}
+
+
+async def test_a_reader_of_the_file_waits_for_what_watchers_already_have(
+    tmp_path: Path,
+) -> None:
+    feed = LogFeed(tmp_path / "log")
+    feed.publish(b"one\ntwo\n")
+    caught_up: list[int] = []
+
+    async def reader() -> None:
+        await feed.wait_written(feed.line_end)
+        caught_up.append(feed.written)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(reader)
+        await trio.testing.wait_all_tasks_blocked()
+        feed.wrote(4)
+        await trio.testing.wait_all_tasks_blocked()
+        assert caught_up == []
+        feed.wrote(4)
+
+    assert caught_up == [8]
+
+
+async def test_an_ended_log_keeps_no_reader_waiting_for_a_failed_write(
+    tmp_path: Path,
+) -> None:
+    feed = LogFeed(tmp_path / "log")
+    feed.publish(b"lost\n")
+
+    with trio.fail_after(5):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(feed.wait_written, feed.line_end)
+            await trio.testing.wait_all_tasks_blocked()
+            feed.finish({"status": "failed"})
+
+    assert feed.written == 0
+
+
+async def test_the_file_keeps_the_order_watchers_saw_when_a_writer_is_canceled(
+    tmp_path: Path,
+) -> None:
+    # The log is a FIFO nobody reads yet, so the first write stays in its
+    # disk thread while two more are published and wait for the file.
+    path = tmp_path / "log"
+    os.mkfifo(path)
+    reader = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    feed = LogFeed(path)
+    big = b"a" * 200_000 + b"\n"
+    writer = LogWriter(path, len(big) + 100, [], feed)
+    await writer.open()
+    waiting = [trio.CancelScope(), trio.CancelScope()]
+
+    async def write(text: bytes, scope: trio.CancelScope) -> None:
+        with scope:
+            await writer.output(text)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(write, big, trio.CancelScope())
+        await trio.testing.wait_all_tasks_blocked()
+        nursery.start_soon(write, b"b\n", waiting[0])
+        await trio.testing.wait_all_tasks_blocked()
+        nursery.start_soon(write, b"c\n", waiting[1])
+        await trio.testing.wait_all_tasks_blocked()
+        for scope in waiting:
+            scope.cancel()
+        os.set_blocking(reader, True)
+        got = await trio.to_thread.run_sync(read_exactly, reader, len(big))
+    await writer.aclose()
+    got += await trio.to_thread.run_sync(read_exactly, reader, 4)
+    os.close(reader)
+
+    assert all(scope.cancelled_caught for scope in waiting)
+    assert got == big + b"b\nc\n"
+    assert frame_lines(feed)[1:] == ["b", "c"]
+    assert feed.written == len(got)
+
+
+def read_exactly(fd: int, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = os.read(fd, size - len(data))
+        assert chunk, "the log ended early"
+        data += chunk
+    return data

@@ -257,12 +257,14 @@ async def follow(job_id: str) -> Any:
         # frames, which every watcher shares; one who falls behind what the
         # feed keeps in memory catches up from the file.
         offset = feed.line_end
+        await feed.wait_written(offset)
         await _send_file(path, 0, offset, splitter)
         await _send_lines(splitter.rest())
         while True:
             frames = feed.frames_from(offset)
             if frames is None:
                 upto = feed.oldest()
+                await feed.wait_written(upto)
                 await _send_file(path, offset, upto, splitter)
                 await _send_lines(splitter.rest())
                 offset = upto
