@@ -35,19 +35,80 @@ from trio_websocket import open_websocket_url
 from crafting_table.ledger import connect, migrate
 from crafting_table.ledger import jobs as job_store
 
+HERE = Path(__file__).resolve().parent
+
+# A constant over HTTP; over a websocket, the chatty job's ticks (lines
+# "tick <unix time>", BURST per frame every PERIOD seconds, 400 in all, from
+# 4 s after the first watcher connected), sent to every watcher in the
+# service's frame format, merged when a watcher fell behind: the floor that
+# hypercorn's trio worker sets for the same fan-out.
 MINIMAL_APP = """
+import json, os, time
+import trio
+
+BURST = int(os.environ["MINIMAL_BURST"])
+PERIOD = float(os.environ["MINIMAL_PERIOD"])
+HEAD, TAIL = '{"type": "lines", "lines": [', "]}"
+ticks = {"frames": [], "changed": trio.Event(), "started": False, "ended": False}
+nursery = None
+
+
+def publish():
+    ticks["changed"].set()
+    ticks["changed"] = trio.Event()
+
+
+async def ticker():
+    await trio.sleep(4)
+    for _ in range(400 // BURST):
+        lines = ["tick " + repr(time.time())] * BURST
+        ticks["frames"].append(json.dumps({"type": "lines", "lines": lines}))
+        publish()
+        await trio.sleep(PERIOD)
+    ticks["ended"] = True
+    publish()
+
+
+async def follow(receive, send):
+    await receive()
+    await send({"type": "websocket.accept", "subprotocol": "crafting-table"})
+    if not ticks["started"]:
+        ticks["started"] = True
+        nursery.start_soon(ticker)
+    frames = ticks["frames"]
+    sent = len(frames)
+    while True:
+        while sent == len(frames) and not ticks["ended"]:
+            await ticks["changed"].wait()
+        if sent == len(frames):
+            break
+        batch, sent = frames[sent:], len(frames)
+        text = batch[0]
+        if len(batch) > 1:
+            text = HEAD + ", ".join(f[len(HEAD):-len(TAIL)] for f in batch) + TAIL
+        await send({"type": "websocket.send", "text": text})
+    await send({"type": "websocket.send", "text": '{"type": "end"}'})
+    await send({"type": "websocket.close", "code": 1000})
+
+
 async def app(scope, receive, send):
+    global nursery
     if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            else:
-                await send({"type": "lifespan.shutdown.complete"})
-                return
-    await send({"type": "http.response.start", "status": 200,
-                "headers": [(b"content-type", b"application/json")]})
-    await send({"type": "http.response.body", "body": b'{"ok": true}'})
+        async with trio.open_nursery() as nursery:
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                else:
+                    nursery.cancel_scope.cancel()
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+    elif scope["type"] == "websocket":
+        await follow(receive, send)
+    else:
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": b'{"ok": true}'})
 """
 
 # Waits for the watchers to connect, then prints a burst of BURST lines
@@ -180,6 +241,32 @@ def wrk(
     return rate, millis(" 50% "), millis(" 99% "), errors
 
 
+def build_watcher(root: Path) -> list[str]:
+    """Build the Go watcher (bench/watcher) into ``root``; its command."""
+    binary = root / "watcher"
+    subprocess.run(
+        ["go", "build", "-o", str(binary), "."], cwd=HERE / "watcher", check=True
+    )
+    return [str(binary)]
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user plus system, s) of process ``pid`` and its children.
+
+    Hypercorn serves from a child process; the service starts recipes as
+    children, whose time counts too (the recipe here sleeps and prints).
+    """
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if stat.parent.name == str(pid) or int(fields[1]) == pid:
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(len(ordered) * q))] * 1000
@@ -215,33 +302,30 @@ async def watch(url: str, bearer: str, count: int) -> list[float]:
     return delays
 
 
-async def watchers(base: str, bearer: str, count: int, procs: int) -> list[float]:
-    """Line delays (s) seen by ``count`` watchers of one chatty job.
-
-    The watchers are spread over ``procs`` processes: one Python process
-    decoding thousands of frames a second would measure its own queue.
-    """
+async def chatty_job(base: str, bearer: str) -> str:
+    """Enqueue the chatty job; the websocket URL of its log."""
     headers = {"Authorization": f"Bearer {bearer}"}
     async with httpx.AsyncClient(base_url=base, headers=headers) as http:
         answer = await http.post("/projects/bench/jobs", json={"recipe": "test"})
         job_id = answer.json()["job_id"]
-    url = base.replace("http://", "ws://") + f"/jobs/{job_id}/log/ws"
+    return base.replace("http://", "ws://") + f"/jobs/{job_id}/log/ws"
+
+
+async def watchers(
+    url: str, bearer: str, count: int, procs: int, launcher: list[str]
+) -> list[float]:
+    """Line delays (s) seen by ``count`` watchers of the websocket at ``url``.
+
+    The watchers are spread over ``procs`` processes, each ``launcher`` with
+    the websocket URL and its count as arguments and the bearer on stdin:
+    one Python process decoding thousands of frames a second would measure
+    its own queue.
+    """
     delays: list[float] = []
 
     async def child(share: int) -> None:
-        done = await trio.run_process(
-            [
-                sys.executable,
-                __file__,
-                "--watch",
-                url,
-                "--bearer",
-                bearer,
-                "--count",
-                str(share),
-            ],
-            capture_stdout=True,
-        )
+        argv = [*launcher, url, str(share)]
+        done = await trio.run_process(argv, stdin=bearer.encode(), capture_stdout=True)
         delays.extend(json.loads(done.stdout))
 
     async with trio.open_nursery() as nursery:
@@ -260,12 +344,17 @@ async def main(
     watcher_procs: int,
     burst: int,
     period: float,
+    client: str,
 ) -> None:
     """Run every measurement and print the report."""
     if root.exists():
         shutil.rmtree(root)
     root.mkdir(parents=True)
     ids = seed(root / "data", jobs, CHATTY.format(burst=burst, period=period))
+    if client == "go":
+        launcher = build_watcher(root)
+    else:
+        launcher = [sys.executable, __file__, "--watch"]
     repo = root / "repo"
     repo.mkdir()
     env_git = {
@@ -313,7 +402,12 @@ async def main(
             "-",
             "minimal:app",
         ],
-        {**os.environ, "PYTHONPATH": str(root)},
+        {
+            **os.environ,
+            "PYTHONPATH": str(root),
+            "MINIMAL_BURST": str(burst),
+            "MINIMAL_PERIOD": str(period),
+        },
         root / "m.log",
     )
     try:
@@ -338,7 +432,15 @@ async def main(
                     target, paths, headers, clients, seconds
                 )
                 runs[name] = (rate, pct(latencies, 0.5), pct(latencies, 0.99), errors)
-        delays = await watchers(base, bearer, count, watcher_procs)
+        url = await chatty_job(base, bearer)
+        before = cpu_seconds(service.pid)
+        delays = await watchers(url, bearer, count, watcher_procs, launcher)
+        cpu = {"service": cpu_seconds(service.pid) - before}
+        before = cpu_seconds(minimal.pid)
+        floor = await watchers(
+            "ws://127.0.0.1:18811/", bearer, count, watcher_procs, launcher
+        )
+        cpu["minimal hypercorn app"] = cpu_seconds(minimal.pid) - before
     finally:
         for process in (service, minimal):
             process.send_signal(signal.SIGTERM)
@@ -354,10 +456,15 @@ async def main(
         )
     print(
         f"recipe writes {burst} line(s) every {period * 1000:g} ms; "
-        f"{count} watchers, {len(delays)} line deliveries: delay p50 "
-        f"{pct(delays, 0.5):.1f} ms, p99 {pct(delays, 0.99):.1f} ms, "
-        f"max {max(delays) * 1000:.1f} ms"
+        f"{count} {client} watchers in {watcher_procs} process(es)"
     )
+    for name, found in (("service", delays), ("minimal hypercorn app", floor)):
+        print(
+            f"{name:<24} {len(found):6d} line deliveries: delay p50 "
+            f"{pct(found, 0.5):6.1f} ms   p99 {pct(found, 0.99):6.1f} ms   "
+            f"max {max(found) * 1000:6.1f} ms   "
+            f"CPU {cpu[name]:5.2f} s ({cpu[name] / len(found) * 1e6:.0f} us/line)"
+        )
 
 
 if __name__ == "__main__":
@@ -367,19 +474,31 @@ if __name__ == "__main__":
     parser.add_argument("--clients", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--watchers", type=int, default=200)
-    parser.add_argument("--watcher-procs", type=int, default=4)
+    parser.add_argument(
+        "--client",
+        choices=["go", "python"],
+        help="websocket watchers: go (bench/watcher, the default when Go is "
+        "installed) or python (trio-websocket)",
+    )
+    parser.add_argument(
+        "--watcher-procs", type=int, help="processes of watchers (go 1, python 4)"
+    )
     parser.add_argument("--burst", type=int, default=1, help="lines per write")
     parser.add_argument(
         "--period", type=float, default=0.02, help="seconds between writes"
     )
-    # Internal: one process of watchers, started by the run above.
-    parser.add_argument("--watch", help=argparse.SUPPRESS)
-    parser.add_argument("--bearer", help=argparse.SUPPRESS)
-    parser.add_argument("--count", type=int, help=argparse.SUPPRESS)
+    # Internal: one process of Python watchers (URL, COUNT), started by a run.
+    parser.add_argument("--watch", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.watch:
-        print(json.dumps(trio.run(watch, args.watch, args.bearer, args.count)))
+        bearer = sys.stdin.read().strip()
+        url, count = args.watch
+        print(json.dumps(trio.run(watch, url, bearer, int(count))))
     else:
+        client = args.client or ("go" if shutil.which("go") else "python")
+        if client == "go" and shutil.which("go") is None:
+            parser.error("--client go needs the Go toolchain on PATH")
+        procs = args.watcher_procs or (1 if client == "go" else 4)
         trio.run(
             main,
             args.dir,
@@ -387,7 +506,8 @@ if __name__ == "__main__":
             args.clients,
             args.seconds,
             args.watchers,
-            args.watcher_procs,
+            procs,
             args.burst,
             args.period,
+            client,
         )

@@ -12,9 +12,9 @@ read its jobs; each claims some recipes (or all) and then recognises its
 own tool's output by content, so a lint recipe running ruff and mypy gets
 both. SARIF (in the log or as ``*.sarif`` files in the report folder), JUnit
 XML and Checkstyle XML (``*.xml`` in the report folder) are read for every
-language. A language nobody knows gets only those. When all that yields
-nothing and the job failed, :mod:`~crafting_table.parsers.generic` adds one
-``recipe_fail``.
+language. A language nobody knows gets only those. When the job failed and
+nothing found explains it, :mod:`~crafting_table.parsers.generic` adds one
+``recipe_fail``: see :func:`explains`.
 
 Who reads what (JSON formats are unmistakable, so their parsers read every
 recipe; text formats only the recipes that print them)::
@@ -154,6 +154,24 @@ def test_names(finding: Finding) -> set[str]:
     return {test_id, dotted}
 
 
+# Recipes whose tools exit non-zero for findings of any severity: a linter
+# failing on its warnings has said why.
+_FAILS_ON_ANY_FINDING = frozenset({"lint", "audit"})
+
+
+def explains(finding: Finding, recipe: str) -> bool:
+    """Whether ``finding`` is a reason for the job of ``recipe`` to fail.
+
+    An error, a failed test, a vulnerability or a recipe failure is; a
+    warning is only in a lint or audit recipe. A build whose log holds
+    compiler warnings and a linker error nobody parses has not been
+    explained by the warnings.
+    """
+    if finding.kind in ("test_fail", "cve", "recipe_fail"):
+        return True
+    return finding.severity == "error" or recipe in _FAILS_ON_ANY_FINDING
+
+
 def iter_findings(ctx: ParseContext) -> Iterator[Finding]:
     """Yield the job's findings as the log is read; see :func:`parse_job`.
 
@@ -164,7 +182,7 @@ def iter_findings(ctx: ParseContext) -> Iterator[Finding]:
     parsers = [parser(ctx) for parser in parsers_for(ctx.language, ctx.recipe)]
     json_readers = [p.feed_json for p in parsers if p.wants_json]
     text_readers = [p.feed_text for p in parsers if p.wants_text]
-    produced = 0
+    explained = False
     named_tests: set[str] = set()
     unreadable = False
     try:
@@ -173,7 +191,7 @@ def iter_findings(ctx: ParseContext) -> Iterator[Finding]:
             value = event.value if isinstance(event, Document) else event
             for read in readers:
                 for finding in read(value):
-                    produced += 1
+                    explained = explained or explains(finding, ctx.recipe)
                     named_tests.update(test_names(finding))
                     yield finding
     except (OSError, UnicodeDecodeError, ValueError) as error:
@@ -189,9 +207,9 @@ def iter_findings(ctx: ParseContext) -> Iterator[Finding]:
             if parser.repeats_log_tests and named_tests & names:
                 continue
             named_tests.update(names)
-            produced += 1
+            explained = explained or explains(finding, ctx.recipe)
             yield finding
-    if produced == 0:
+    if not explained:
         fallback = recipe_failure(ctx, log_unreadable=unreadable)
         if fallback is not None:
             yield fallback
@@ -202,7 +220,7 @@ def parse_job(ctx: ParseContext) -> list[Finding]:
 
     Pure: reads only ``ctx.log()`` and files in ``ctx.reports_dir``, never
     raises on their content, and returns an empty list for a job that
-    succeeded without findings. A failed job always gets at least one
-    finding (a ``recipe_fail`` when nothing else explains it).
+    succeeded without findings. A failed job always gets a finding that
+    explains it (a ``recipe_fail`` when no other does; see :func:`explains`).
     """
     return list(iter_findings(ctx))

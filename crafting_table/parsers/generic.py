@@ -1,10 +1,12 @@
 """The fallback: a failed recipe that no parser could explain.
 
-When a job exits non-zero and no parser found anything in its log, the job
-still gets one ``recipe_fail`` finding, coded ``exit_<n>``, so a failure is
-never a silent empty list. That covers tools nobody parses, a parser that
-did not recognise its tool's output, an audit that could not reach its
-database, and a log that could not be read at all.
+When a job exits non-zero and no parser found anything in its log that
+explains it, the job still gets one ``recipe_fail`` finding, coded
+``exit_<n>``, so a failure is never a silent empty list, nor a list of
+warnings. That covers tools nobody parses, a parser that did not recognise
+its tool's output, a build that printed warnings before an error nobody
+parses, an audit that could not reach its database, and a log that could
+not be read at all.
 """
 
 from __future__ import annotations

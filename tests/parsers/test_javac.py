@@ -129,10 +129,12 @@ def test_crlf_log_reads_the_same() -> None:
 def test_killed_build_keeps_what_was_printed() -> None:
     findings = parse("java", "build", half(sample_lines("javac", "javac.log")))
 
+    # Its warnings do not say why it failed: the exit status does.
     assert places(findings) == [
         ("lint", APP, 9, "rawtypes"),
         ("lint", APP, 9, "rawtypes"),
         ("lint", APP, 10, "unchecked"),
+        ("recipe_fail", None, None, "exit_1"),
     ]
 
 

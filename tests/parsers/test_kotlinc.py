@@ -75,7 +75,7 @@ def test_crlf_log_reads_the_same() -> None:
 def test_formats(
     line: str, expected: tuple[str, int | None, int | None, str, str]
 ) -> None:
-    (finding,) = parse("kotlin", "build", [line + "\n"])
+    (finding,) = parse("kotlin", "build", [line + "\n"], exit_code=0)
 
     assert (
         finding.file,
