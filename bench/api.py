@@ -4,14 +4,21 @@ Run by hand (not part of the test suite)::
 
     .venv/bin/python bench/api.py --dir /dev/shm/ct-api
 
-In one run, with the service and a minimal hypercorn app (answering a
-constant) each in its own process, and the load from this process:
+In one run, with the service and a minimal hypercorn app each in its own
+process, and the load from this process (wrk when installed):
 
 * 100 concurrent clients on ``GET /jobs/{id}`` and on ``GET /jobs?limit=50``
-  against a ledger of 10,000 finished jobs, and on the minimal app;
+  against a ledger of 10,000 finished jobs, and on the minimal app
+  answering a constant;
 * 200 websocket watchers of one job whose recipe prints a timestamped line
   every 20 ms: the delay from the recipe writing a line to each watcher
-  receiving it.
+  receiving it, and the service's CPU time; then the same watchers on the
+  minimal app, which sends the same lines in the same frames.
+
+The watchers are ``bench/watcher``, a Go program built on the first run
+(``go build`` fetches its websocket library through the Go module proxy),
+or with ``--client python`` four processes of trio-websocket clients, whose
+own CPU use on a small machine shows in the delays.
 """
 
 from __future__ import annotations
@@ -69,9 +76,11 @@ async def ticker():
     publish()
 
 
-async def follow(receive, send):
+async def follow(scope, receive, send):
     await receive()
-    await send({"type": "websocket.accept", "subprotocol": "crafting-table"})
+    offered = "crafting-table" in scope.get("subprotocols", [])
+    chosen = "crafting-table" if offered else None
+    await send({"type": "websocket.accept", "subprotocol": chosen})
     if not ticks["started"]:
         ticks["started"] = True
         nursery.start_soon(ticker)
@@ -104,7 +113,7 @@ async def app(scope, receive, send):
                     await send({"type": "lifespan.shutdown.complete"})
                     return
     elif scope["type"] == "websocket":
-        await follow(receive, send)
+        await follow(scope, receive, send)
     else:
         await send({"type": "http.response.start", "status": 200,
                     "headers": [(b"content-type", b"application/json")]})
