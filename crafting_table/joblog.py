@@ -276,7 +276,11 @@ class LogWriter:
                 return
             chunk = b"".join(self._unwritten)
             self._unwritten.clear()
-            await trio.to_thread.run_sync(_write_all, self._fd, chunk)
+            # Shielded: watchers have these bytes and nobody else holds them
+            # now. A disk thread is not interrupted by a cancel anyway; it is
+            # only refused before it starts, which would lose them.
+            with trio.CancelScope(shield=True):
+                await trio.to_thread.run_sync(_write_all, self._fd, chunk)
             self.feed.wrote(len(chunk))
 
     async def aclose(self) -> None:

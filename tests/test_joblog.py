@@ -219,6 +219,52 @@ async def test_the_file_keeps_the_order_watchers_saw_when_a_writer_is_canceled(
     assert feed.written == len(got)
 
 
+async def test_a_write_canceled_once_it_holds_the_file_still_reaches_it(
+    tmp_path: Path,
+) -> None:
+    # The log is a FIFO nobody reads yet: the first write holds the file
+    # while the second waits for it, and the second is canceled just as the
+    # first hands the file over, before it reaches the disk thread.
+    path = tmp_path / "log"
+    os.mkfifo(path)
+    reader = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    feed = LogFeed(path)
+    big = b"a" * 200_000 + b"\n"
+    writer = LogWriter(path, len(big) + 100, [], feed)
+    await writer.open()
+    second = trio.CancelScope()
+
+    async def first() -> None:
+        await writer.output(big)
+        second.cancel()
+
+    async def then() -> None:
+        with second:
+            await writer.output(b"b\n")
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(first)
+        await trio.testing.wait_all_tasks_blocked()
+        nursery.start_soon(then)
+        await trio.testing.wait_all_tasks_blocked()
+        os.set_blocking(reader, True)
+        got = await trio.to_thread.run_sync(read_exactly, reader, len(big))
+    await writer.aclose()
+    got += await trio.to_thread.run_sync(read_to_end, reader)
+    os.close(reader)
+
+    assert got == big + b"b\n"
+    with trio.fail_after(5):
+        await feed.wait_written(feed.line_end)
+
+
+def read_to_end(fd: int) -> bytes:
+    data = b""
+    while chunk := os.read(fd, 65536):
+        data += chunk
+    return data
+
+
 def read_exactly(fd: int, size: int) -> bytes:
     data = b""
     while len(data) < size:
