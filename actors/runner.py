@@ -11,8 +11,10 @@ run the recipe through the executor (which confines it: its project's own
 identity, control groups and limits where the host has them) with its output
 streamed into the log, stop it at its deadline or on cancel (SIGTERM, a
 grace period, SIGKILL, then everything the recipe left), hand the finished
-job to the Parser, and remove the worktree. The log and the job's error
-are masked for the service's secrets and the project's git credentials.
+job to the Parser, and remove the worktree. A wrap-up that fails or runs
+out of time still gives the job a terminal status (without findings), ends
+its watchers' wait and frees its slot. The log and the job's error are
+masked for the service's secrets and the project's git credentials.
 On start the Runner has the executor kill what a dead process of the
 service left, and fails the jobs it left ``running``.
 """
@@ -64,14 +66,21 @@ ORPHAN_LINE = "runner restart, job orphaned"
 POLL_INTERVAL = 5.0
 # How long the Parser may take before the Runner finishes a job without it.
 PARSE_TIMEOUT = 900.0
-# How long a job may take to wrap up when the Runner itself is cancelled.
+# How long a job's wrap-up (closing the log, parsing it, its terminal row)
+# may take before it is finished without findings.
+FINISH_TIMEOUT = PARSE_TIMEOUT + 60.0
+# How long a job may take to wrap up and clean up when the Runner itself is
+# cancelled.
 STOPPING_FINISH = 30.0
+# What a job whose wrap-up was cut short gets to record its end.
+LAST_WORD_TIMEOUT = 10.0
 # After the recipe's shell is gone, how long to wait for the pipe to close
 # (processes that escaped the group may still hold it until killed).
 DRAIN_TIMEOUT = 5.0
-# Removing a job's control groups and taking its folders back walks the
-# worktree; a large one takes seconds, never minutes.
-CLEANUP_TIMEOUT = 120.0
+# Reaping the recipe's shell and deleting its worktree and reports: a large
+# worktree takes seconds, seldom minutes. What is left when time runs out
+# stays in the workspace's trash until the GC's next pass.
+CLEANUP_TIMEOUT = 300.0
 READ_SIZE = 64 * 1024
 
 
@@ -328,19 +337,31 @@ class Runner(Actor):
             # or a crash elsewhere in it): the Parser may be gone too, so the
             # job is finished without it, and quickly.
             stopping = trio.current_effective_deadline() == -math.inf
+            if (
+                entry.stop_reason
+                and outcome.status == "failed"
+                and outcome.exit_code is None
+            ):
+                outcome.status = "canceled"
+                outcome.error = entry.stop_reason
+            if outcome.status == "running":
+                outcome.status = "failed"
+            if outcome.error:
+                outcome.error = writer.mask(outcome.error)
             # Shielded: the job must reach a terminal status and lose its
             # worktree even when the Runner itself is being cancelled.
             with trio.CancelScope(shield=True):
-                limit = STOPPING_FINISH if stopping else PARSE_TIMEOUT + 60
-                with trio.move_on_after(limit):
-                    if (
-                        entry.stop_reason
-                        and outcome.status == "failed"
-                        and outcome.exit_code is None
-                    ):
-                        outcome.status = "canceled"
-                        outcome.error = entry.stop_reason
-                    await self._finish(entry, writer, outcome, worktree, stopping)
+                try:
+                    budget = STOPPING_FINISH if stopping else math.inf
+                    with trio.move_on_after(budget):
+                        with trio.move_on_after(FINISH_TIMEOUT):
+                            await self._finish(entry, writer, outcome, stopping)
+                        with trio.move_on_after(CLEANUP_TIMEOUT):
+                            await self._clean_up(job, outcome, worktree)
+                finally:
+                    if entry.feed.final is None:
+                        await self._finish_cut_short(entry, writer, outcome)
+                    self._release(entry)
 
     async def _prepare_and_execute(
         self, entry: RunningJob, writer: LogWriter, outcome: _Outcome
@@ -549,14 +570,10 @@ class Runner(Actor):
         entry: RunningJob,
         writer: LogWriter,
         outcome: _Outcome,
-        worktree: Path | None,
-        stopping: bool = False,
+        stopping: bool,
     ) -> None:
+        """Close the log, parse it, give the job its terminal row, tell watchers."""
         job = entry.job
-        if outcome.status == "running":
-            outcome.status = "failed"
-        if outcome.error:
-            outcome.error = writer.mask(outcome.error)
         if entry.stop_reason == "service stopped" and outcome.status == "canceled":
             await _safe_line(writer, "the service stopped; job canceled")
         await _safe_line(writer, _footer(outcome, writer))
@@ -591,16 +608,7 @@ class Runner(Actor):
                 )
                 unparsed = f"findings could not be parsed: {exc.message}"
         if unparsed is not None:
-            final = await self.deps.ledger.write(
-                job_store.finish,
-                job.id,
-                status=outcome.status,
-                exit_code=outcome.exit_code,
-                error=outcome.error or unparsed,
-                log_bytes=log_bytes,
-                findings_count=0,
-                now=time.time(),
-            )
+            final = await self._record_end(job, outcome, unparsed, log_bytes)
 
         logger.info(
             "job %s (%s) %s exit=%s findings=%d",
@@ -611,13 +619,68 @@ class Runner(Actor):
             final.findings_count if final else 0,
         )
         entry.feed.finish(_final(final) if final else {"status": outcome.status})
+
+    async def _finish_cut_short(
+        self, entry: RunningJob, writer: LogWriter, outcome: _Outcome
+    ) -> None:
+        """End a job whose wrap-up ran out of time or failed, without parsing.
+
+        Never raises: it runs while an error may be on its way out, and the
+        job's watchers must be told the job has ended whatever happens here.
+        """
+        job = entry.job
+        logger.warning(
+            "job %s (%s): wrap-up cut short; finishing without findings",
+            job.id,
+            job.project_name,
+        )
+        final: JobRow | None = None
+        with trio.move_on_after(LAST_WORD_TIMEOUT):
+            try:
+                await writer.aclose()
+                final = await self._record_end(
+                    job,
+                    outcome,
+                    "the job's wrap-up was cut short; findings not parsed",
+                    file_size(self._log_path(job)),
+                )
+                if final is None:
+                    final = await self.deps.ledger.read(job_store.get, job.id)
+            except Exception:
+                logger.exception(
+                    "job %s (%s): could not record its end", job.id, job.project_name
+                )
+        entry.feed.finish(_final(final) if final else {"status": outcome.status})
+
+    async def _record_end(
+        self, job: JobRow, outcome: _Outcome, unparsed: str, log_bytes: int
+    ) -> JobRow | None:
+        """The job's terminal row, with no findings; None if it already had one."""
+        return await self.deps.ledger.write(
+            job_store.finish,
+            job.id,
+            status=outcome.status,
+            exit_code=outcome.exit_code,
+            error=outcome.error or unparsed,
+            log_bytes=log_bytes,
+            findings_count=0,
+            now=time.time(),
+        )
+
+    async def _clean_up(
+        self, job: JobRow, outcome: _Outcome, worktree: Path | None
+    ) -> None:
+        """Reap the recipe's shell, delete the worktree and the reports."""
         if outcome.process is not None:
             await outcome.process.aclose()
         if worktree is not None:
             await self.deps.workspace.remove_worktree(job.project_name, job.id)
         await self.deps.workspace.remove_path(self._reports_dir(job))
-        self.running.pop(job.id, None)
-        self.feeds.pop(job.id, None)
+
+    def _release(self, entry: RunningJob) -> None:
+        """Give the job's slot to the next one; runs however the job ended."""
+        self.running.pop(entry.job.id, None)
+        self.feeds.pop(entry.job.id, None)
         self.finished_count += 1
         entry.done.set()
         self.nursery.start_soon(self._dispatch)

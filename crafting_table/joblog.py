@@ -290,7 +290,9 @@ class LogWriter:
                 await self._drain()
             finally:
                 fd, self._fd = self._fd, None
-                await trio.to_thread.run_sync(os.close, fd)
+                # Shielded: a cancelled caller would otherwise leak the file.
+                with trio.CancelScope(shield=True):
+                    await trio.to_thread.run_sync(os.close, fd)
 
 
 def _write_all(fd: int, data: bytes) -> None:

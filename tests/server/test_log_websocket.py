@@ -16,7 +16,8 @@ import pytest
 import trio
 from trio_websocket import ConnectionRejected, open_websocket_url
 
-from actors.serve import ServiceHandle
+from actors.serve import ServiceHandle, run_service
+from crafting_table.config import Settings
 from crafting_table.joblog import LogFeed
 from crafting_table.messages import WatchLog
 from tests.support import Repo, enqueue, register, wait_job
@@ -142,3 +143,50 @@ async def test_every_watcher_gets_every_line_from_one_feed(
         assert lines == log
         assert [line for line in lines if line.isdigit()] == numbers
     assert [final["status"] for final in finals] == ["succeeded"] * watchers
+
+
+async def test_a_wrap_up_cut_short_still_ends_the_job_for_its_watchers(
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    nursery: trio.Nursery,
+    make_repo: Any,
+    tmp_path: Path,
+) -> None:
+    # No time at all for the wrap-up: it is cut at its first pause, before
+    # the log is closed or the job has its terminal row.
+    monkeypatch.setattr("actors.runner.FINISH_TIMEOUT", 0.0)
+    settings.max_jobs = 1
+    service: ServiceHandle = await nursery.start(run_service, settings)
+    gate = tmp_path / "gate"
+    repo: Repo = make_repo()
+    async with httpx.AsyncClient(
+        base_url=service.url,
+        headers={"Authorization": f"Bearer {service.admin_bearer}"},
+        timeout=30,
+    ) as admin:
+        await register(admin, repo, test=gated(gate))
+        job_id = await enqueue(admin, "demo", recipe="test")
+        lines: list[str] = []
+        seen_first = trio.Event()
+        final: dict[str, Any] = {}
+
+        async def watcher() -> None:
+            url = ws_url(service, job_id)
+            final.update(await watch(url, bearer_header(service), lines, seen_first))
+
+        with trio.fail_after(60):
+            async with trio.open_nursery() as watchers:
+                watchers.start_soon(watcher)
+                await seen_first.wait()
+                gate.touch()
+            job = (await wait_job(admin, job_id))["job"]
+            # The slot is free again: the next job runs.
+            following = await enqueue(admin, "demo", recipe="test")
+            await wait_job(admin, following)
+        log = (await admin.get(f"/jobs/{job_id}/log")).text
+        await service.aclose()
+
+    assert final["status"] == job["status"] == "succeeded"
+    assert "wrap-up was cut short" in job["error"]
+    assert lines == log.splitlines()
+    assert "succeeded exit 0" in log.splitlines()[-1]
