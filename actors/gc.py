@@ -12,7 +12,9 @@ Every ``CRAFTING_GC_INTERVAL_SECS`` (hourly by default), or on a ``Tick``:
   get ``git gc --prune=now``, once per quiet spell;
 * folders of projects that no longer exist are deleted, in the workspace
   and what the executor keeps for them (HOME and caches of their recipes);
-* with ``CRAFTING_LOG_RETENTION_DAYS`` set, older logs are deleted.
+* with ``CRAFTING_LOG_RETENTION_DAYS`` set, older logs are deleted;
+* what a deletion cut short (a kill, a deadline) left in the workspace's
+  trash is deleted.
 """
 
 from __future__ import annotations
@@ -136,6 +138,9 @@ class Gc(Actor):
         await self._forget_unknown(kept, projects, running)
         if self.settings.log_retention_days:
             await self._expire_logs(now - self.settings.log_retention_days * 86400)
+        emptied = await self.workspace.empty_trash()
+        if emptied:
+            logger.info("gc deleted %d folder(s) left in the trash", emptied)
         self.runs += 1
         self.last_run = now
 

@@ -100,6 +100,8 @@ class Workspace:
         self.root = root
         self.git_timeout = git_timeout
         self._fetch: dict[str, _FetchState] = {}
+        # What is in the trash because this process is deleting it now.
+        self._deleting: set[Path] = set()
 
     def project_dir(self, project: str) -> Path:
         """The folder holding a project's clone and worktrees."""
@@ -351,7 +353,7 @@ class Workspace:
         state = self._fetch.setdefault(project, _FetchState())
         async with state.lock:
             moved = await trio.to_thread.run_sync(self._to_trash, [admin, path])
-        await delete_trees(moved)
+        await self._delete(moved)
 
     async def remove_path(self, path: Path) -> None:
         """Delete a file or folder the service made (a job's report folder)."""
@@ -362,8 +364,28 @@ class Workspace:
         self._fetch.pop(project, None)
         await self._discard([self.project_dir(project)])
 
+    async def empty_trash(self) -> int:
+        """Delete what an earlier deletion left in the trash; how many entries.
+
+        A deletion cut short (a kill, a deadline) leaves its folder there;
+        what this process is deleting at the moment is left alone.
+        """
+        trash = self.root / TRASH
+        if not trash.is_dir():
+            return 0
+        left = [p for p in sorted(trash.iterdir()) if p not in self._deleting]
+        await self._delete(left)
+        return len(left)
+
     async def _discard(self, paths: list[Path]) -> None:
-        await delete_trees(await trio.to_thread.run_sync(self._to_trash, paths))
+        await self._delete(await trio.to_thread.run_sync(self._to_trash, paths))
+
+    async def _delete(self, moved: list[Path]) -> None:
+        self._deleting.update(moved)
+        try:
+            await delete_trees(moved)
+        finally:
+            self._deleting.difference_update(moved)
 
     def _to_trash(self, paths: list[Path]) -> list[Path]:
         # Each folder is first renamed into the trash, which is atomic, then

@@ -109,6 +109,22 @@ async def test_old_logs_expire(
     assert stats["logs_removed"] == 1
 
 
+async def test_what_a_cut_short_deletion_left_in_the_trash_goes(
+    service: ServiceHandle,
+) -> None:
+    # As a kill during ``rm`` leaves it: renamed into the trash, half there,
+    # with a read-only folder as Go's module cache makes.
+    left = service.settings.workspace_dir / ".trash" / "0job-1a2b3c"
+    (left / "mod" / "pkg").mkdir(parents=True)
+    (left / "mod" / "pkg" / "go.mod").write_text("module pkg\n")
+    (left / "mod").chmod(0o555)
+
+    await collect(service)
+
+    assert not left.exists()
+    assert (service.settings.workspace_dir / ".trash").is_dir()
+
+
 def bare_git(cache: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """Run git on the bare clone ``cache``, as a person at the host would."""
     return subprocess.run(
