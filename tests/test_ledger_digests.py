@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import trio
 
 from crafting_table.ledger import Ledger
 from crafting_table.ledger import digests as store
+from crafting_table.ledger import jobs as job_store
 from crafting_table.ledger.digests import Claim
 from tests.digest_rows import add_job, add_patch, add_project, cve, lint
 
@@ -203,6 +205,69 @@ async def test_findings_carry_their_state_against_the_previous_run(
         ("F401", "persisting"),
         ("E501", "new"),
     ]
+
+
+def _end_without_findings(
+    conn: sqlite3.Connection, status: str, exit_code: int | None, at: float
+) -> str:
+    job_id = job_store.new_job_id(at - 30)
+    job_store.insert(
+        conn,
+        job_id=job_id,
+        project="demo",
+        owner="admin",
+        subproject=".",
+        recipe="lint",
+        ref=None,
+        sha=None,
+        snapshot={"recipe": "lint", "command": "make lint"},
+        log_path=f"logs/demo/{job_id}.log",
+        now=at - 30,
+    )
+    job_store.claim(conn, job_id, "mark", at - 29)
+    ended = job_store.finish(
+        conn,
+        job_id,
+        status=status,
+        exit_code=exit_code,
+        error=None,
+        log_bytes=0,
+        findings_count=0,
+        now=at,
+    )
+    assert ended is not None
+    return job_id
+
+
+@pytest.mark.parametrize(
+    ("status", "exit_code", "baseline"),
+    [
+        pytest.param("failed", None, False, id="failed-before-its-recipe"),
+        pytest.param("canceled", None, False, id="canceled-while-queued"),
+        pytest.param("canceled", 143, False, id="canceled-mid-run"),
+        pytest.param("failed", -1, False, id="orphaned-by-a-restart"),
+        pytest.param("timed_out", 143, True, id="timed-out"),
+        pytest.param("failed", 1, True, id="failed"),
+        pytest.param("succeeded", 0, True, id="succeeded"),
+    ],
+)
+async def test_the_previous_run_is_one_whose_recipe_ran_and_was_parsed(
+    ledger: Ledger, status: str, exit_code: int | None, baseline: bool
+) -> None:
+    await add_project(ledger)
+    first = await add_job(ledger, "lint", "failed", START - 100, [lint("warning")])
+    between = await ledger.write(_end_without_findings, status, exit_code, START - 50)
+    job = await add_job(ledger, "lint", "failed", START + 5, [lint("warning")])
+
+    [project] = await ledger.read(store.activity, START, END)
+
+    [activity] = project.jobs
+    assert activity.job.id == job.id
+    expected = "new" if baseline else "persisting"
+    assert [state for _f, state in activity.findings] == [expected]
+    previous = await ledger.read(job_store.previous_finished, job)
+    assert previous is not None
+    assert previous.id == (between if baseline else first.id)
 
 
 async def test_an_older_job_comes_with_a_patch_drafted_in_the_window(

@@ -170,8 +170,10 @@ def identities_of(conn: sqlite3.Connection, job_id: str) -> set[str]:
 def with_state(
     conn: sqlite3.Connection, job: JobRow
 ) -> tuple[list[tuple[FindingRow, str]], list[FindingRow], JobRow | None]:
-    """A job's findings against the previous finished run of the same recipe.
+    """A job's findings against the previous run of the same recipe.
 
+    The previous run is :func:`jobs.previous_finished`'s: the last earlier
+    job of the same project, subproject and recipe whose recipe ran.
     Returns ``(findings with "new" or "persisting", fixed, previous job)``:
     a finding is new when its identity was not among the previous run's,
     and a previous finding is fixed when its identity is not among this

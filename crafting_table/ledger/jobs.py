@@ -311,11 +311,27 @@ def stranded(conn: sqlite3.Connection) -> list[JobRow]:
 
 
 def previous_finished(conn: sqlite3.Connection, job: JobRow) -> JobRow | None:
-    """The last finished job before ``job`` of its project, subproject and recipe."""
+    """The run ``job``'s findings are compared with, or None.
+
+    That is the last job before ``job`` of its project, subproject and
+    recipe whose recipe ran and whose log was parsed: status ``succeeded``,
+    ``failed`` or ``timed_out`` with an exit code. A job that never ran its
+    recipe (its checkout failed, its folder was missing, it was canceled
+    while queued) has no exit code and found nothing, so comparing with it
+    would show every finding as new. A run stopped at its deadline counts:
+    the Parser reads its log like any other, so what it found before the
+    deadline is a baseline. A run canceled mid-way does not: its log is
+    never parsed. Neither does one orphaned by a restart (exit code -1,
+    never parsed), nor a verification run of the patch loop.
+    """
+    # TODO: a run whose findings could not be parsed (the Parser failed or
+    # the wrap-up ran out of time) is stored with an exit code and no
+    # findings, and the ledger cannot tell it from a clean run; the next
+    # run then shows all its findings as new against it.
     row = conn.execute(
         "SELECT * FROM jobs WHERE project_name = ? AND subproject = ? AND recipe = ?"
         " AND id < ? AND status IN ('succeeded', 'failed', 'timed_out')"
-        " AND trigger != 'verify' ORDER BY id DESC LIMIT 1",
+        " AND exit_code >= 0 AND trigger != 'verify' ORDER BY id DESC LIMIT 1",
         (job.project_name, job.subproject, job.recipe, job.id),
     ).fetchone()
     return _row(row) if row else None

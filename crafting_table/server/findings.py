@@ -1,7 +1,9 @@
 """``/jobs/{id}/findings``: what the parsers found, and how it changed.
 
-Each finding carries its ``state`` against the previous finished job of the
-same project, subproject and recipe: ``new`` when its identity (kind,
+Each finding carries its ``state`` against the previous job of the same
+project, subproject and recipe whose recipe ran (a job that failed at
+checkout or was canceled before it started is skipped; see
+``ledger.jobs.previous_finished``): ``new`` when its identity (kind,
 file, code and the text of its source line, so line shifts do not count)
 was not there before, else ``persisting``. ``?new=1`` keeps only the new
 ones; ``?fixed=1`` lists instead the previous run's findings that are gone.

@@ -71,6 +71,35 @@ async def test_line_shifts_are_neither_new_nor_fixed(
     assert all(f["state"] == "fixed" for f in gone)
 
 
+@pytest.mark.parametrize(
+    "ref",
+    [
+        pytest.param("nobranch", id="checkout-failed"),
+        pytest.param("bare", id="subproject-folder-missing"),
+    ],
+)
+async def test_a_job_that_never_ran_its_recipe_is_no_baseline(
+    admin: httpx.AsyncClient, make_repo: Any, ref: str
+) -> None:
+    repo: Repo = make_repo({"app/app.py": "import os\nimport sys\n"})
+    repo.git("checkout", "-q", "-b", "bare")
+    repo.git("rm", "-q", "-r", "app")
+    repo.git("commit", "-q", "-m", "no app")
+    repo.git("checkout", "-q", "main")
+    await register(admin, repo, path="app", language="python", lint=RUFF)
+
+    first = await lint(admin)
+    never = (await run_job(admin, "demo", recipe="lint", ref=ref))["job"]
+    again = await lint(admin)
+
+    assert (never["status"], never["exit_code"]) == ("failed", None), never
+    answer = await admin.get(f"/jobs/{again['id']}/findings", params={"new": "1"})
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"ok": True, "findings": [], "previous_job_id": first["id"]}
+    assert await findings(admin, again["id"], fixed="1") == []
+    assert {f["state"] for f in await findings(admin, again["id"])} == {"persisting"}
+
+
 async def test_filters(admin: httpx.AsyncClient, make_repo: Any) -> None:
     repo: Repo = make_repo({"app.py": "import os\n"})
     await register(admin, repo, language="python", lint=RUFF)
