@@ -508,12 +508,22 @@ class Runner(Actor):
             async with trio.open_nursery() as nursery:
                 pump_done = trio.Event()
                 nursery.start_soon(_pump, process, writer, pump_done)
-                # The job's own scope (cancel) sits outside this deadline.
-                with trio.move_on_after(job.timeout_secs) as deadline:
-                    code = await process.wait()
+                # From here a stop ends only this wait, as the deadline does:
+                # the recipe is stopped gracefully while its output is still
+                # read into the log.
+                with trio.CancelScope() as waiting:
+                    entry.scope = waiting
+                    if entry.stop_reason:
+                        waiting.cancel()
+                    with trio.move_on_after(job.timeout_secs) as deadline:
+                        code = await process.wait()
                 if code is None:
-                    reason = "timed_out" if deadline.cancelled_caught else "canceled"
-                    await _safe_line(writer, _stop_line(reason, job.timeout_secs))
+                    if deadline.cancelled_caught:
+                        reason = "timed_out"
+                        why = f"deadline of {job.timeout_secs} s reached"
+                    else:
+                        reason, why = "canceled", entry.stop_reason or "canceled"
+                    await _safe_line(writer, f"{why}; stopping the recipe (SIGTERM)")
                     code = await self._stop(process, writer)
                     outcome.status = reason
                 with outcome.step("clean-up"):
@@ -753,12 +763,6 @@ def _exit_status(code: int) -> int:
     # trio reports death by signal N as -N; shells say 128 + N, and so do we,
     # so that a client can exit with the job's status.
     return 128 - code if code < 0 else code
-
-
-def _stop_line(reason: str, timeout: int) -> str:
-    if reason == "timed_out":
-        return f"deadline of {timeout} s reached; stopping the recipe"
-    return "stopping the recipe"
 
 
 def _footer(outcome: _Outcome, writer: LogWriter) -> str:

@@ -65,6 +65,13 @@ def survivors(pid_file: Path) -> list[int]:
     return [pid for pid in pids if procs.is_running(pid)]
 
 
+async def wait_for_file_to_exist(path: Path, timeout: float = 20) -> None:
+    """Wait until a recipe has made ``path``."""
+    with trio.fail_after(timeout):
+        while not path.exists():
+            await trio.sleep(0.05)
+
+
 async def wait_for_file(path: Path, timeout: float = 20) -> None:
     """Wait until a recipe has written ``path``."""
     with trio.fail_after(timeout):
@@ -99,7 +106,9 @@ async def test_a_shell_that_ignores_sigterm_gets_sigkill_and_the_log_says_so(
 
     tail = body["log_tail"]
     assert body["job"]["status"] == "timed_out", tail
-    stop = tail.index("[crafting-table] deadline of 1 s reached; stopping the recipe")
+    stop = tail.index(
+        "[crafting-table] deadline of 1 s reached; stopping the recipe (SIGTERM)"
+    )
     assert tail[stop + 1] == "[crafting-table] still running 1 s after SIGTERM: SIGKILL"
 
 
@@ -119,6 +128,34 @@ async def test_cancel_kills_a_running_recipe(
     assert survivors(pid_file) == []
     again = await admin.post(f"/jobs/{job_id}/cancel")
     assert again.status_code == 409
+
+
+async def test_what_a_canceled_recipe_says_while_it_stops_is_kept(
+    admin: httpx.AsyncClient, make_repo: Any, tmp_path: Path
+) -> None:
+    # The recipe answers SIGTERM by writing, then winds down in its grace
+    # period: those lines are part of its story, as after a deadline.
+    ready = tmp_path / "ready"
+    repo: Repo = make_repo()
+    await register(
+        admin,
+        repo,
+        test=(
+            "trap 'echo got TERM; sleep 0.2; echo wound down; exit 3' TERM; "
+            f"touch {ready}; while true; do sleep 0.05; done"
+        ),
+    )
+    job_id = await enqueue(admin, "demo", recipe="test")
+    await wait_for_file_to_exist(ready)
+
+    answer = await admin.post(f"/jobs/{job_id}/cancel")
+
+    assert answer.json()["job"]["status"] == "canceled", answer.text
+    log = (await admin.get(f"/jobs/{job_id}/log")).text.splitlines()
+    stop = log.index("[crafting-table] canceled; stopping the recipe (SIGTERM)")
+    after = log[stop + 1 :]
+    assert after.index("got TERM") < after.index("wound down"), log
+    assert answer.json()["job"]["exit_code"] == 3
 
 
 async def test_cancel_a_queued_job(
