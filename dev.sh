@@ -2,7 +2,8 @@
 # Set-up and everyday commands. Needs only python3 (3.11+) and git.
 #
 #   ./dev.sh serve   install the service into .venv and start it on the
-#                    embedded defaults (127.0.0.1:8810, ./data, ./workspace)
+#                    embedded defaults (127.0.0.1:8810, ./data, worktrees
+#                    outside this checkout: see the README)
 #   ./dev.sh test    install the service, its test tools and the MCP bridge
 #                    into .venv, then run ruff, mypy and the whole test suite
 #

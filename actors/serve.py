@@ -44,7 +44,7 @@ from crafting_table.ledger import tokens as token_store
 from crafting_table.messages import Drain
 from crafting_table.server.app import create_app
 from crafting_table.server.context import AppContext
-from crafting_table.workspace import Workspace
+from crafting_table.workspace import Workspace, inherited_configs
 
 logger = logging.getLogger(__name__)
 
@@ -205,6 +205,13 @@ def _build(
     supervisor = Supervisor()
     workspace = Workspace(settings.workspace_dir, settings.git_timeout_secs)
     workspace.seal()
+    inherited = inherited_configs(settings.workspace_dir)
+    if inherited:
+        logger.warning(
+            "jobs will read %s: tools look for configuration above a worktree; "
+            "set CRAFTING_WORKSPACE_DIR to a folder outside any source tree",
+            ", ".join(map(str, inherited[:3])),
+        )
     containment = containment or Containment()
     masked = [*settings.secrets(), *_admin_secrets(settings)]
     names = ("runner", "parser", "gc", "notifier", "scheduler", "statuses", "patcher")

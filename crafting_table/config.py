@@ -73,6 +73,20 @@ def _cores() -> int:
     return len(os.sched_getaffinity(0)) or 1
 
 
+def default_workspace() -> Path:
+    """Where clones and worktrees go unless told: outside any source tree.
+
+    Tools such as ruff, pytest, eslint and tsc read configuration from the
+    folders above a worktree; a workspace beside a checkout (this service's
+    own, when started from it) would have every job checked with that
+    checkout's settings.
+    """
+    if os.geteuid() == 0:
+        return Path("/var/lib/crafting-table/workspace")
+    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(state) / "crafting-table" / "workspace"
+
+
 class Settings(BaseSettings):
     """Every setting of the service; see ``.env.example`` for the meaning."""
 
@@ -85,7 +99,7 @@ class Settings(BaseSettings):
 
     bind: str = "127.0.0.1:8810"
     data_dir: Path = Path("data")
-    workspace_dir: Path = Path("workspace")
+    workspace_dir: Path = Field(default_factory=default_workspace)
     cache_dir: Path = Path("caches")
     lan_cidrs: CsvList = Field(default_factory=lambda: list(DEFAULT_LAN_CIDRS))
     trusted_proxies: CsvList = Field(default_factory=list)

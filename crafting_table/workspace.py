@@ -88,6 +88,27 @@ _CLONE_CONFIG = """[core]
 \tbare = true
 """
 TRASH = ".trash"
+# Configuration that common tools look for in every folder above the one
+# they run in; found above the workspace, it would apply to every job.
+INHERITED_CONFIGS = (
+    "pyproject.toml",
+    "setup.cfg",
+    "tox.ini",
+    "pytest.ini",
+    ".pytest.ini",
+    "ruff.toml",
+    ".ruff.toml",
+    "package.json",
+    "tsconfig.json",
+    "eslint.config.js",
+    "eslint.config.mjs",
+    "eslint.config.cjs",
+    ".eslintrc.json",
+    ".eslintrc.js",
+    "Cargo.toml",
+    "go.mod",
+    "go.work",
+)
 PASSAGE_MODE = 0o711
 PRIVATE_MODE = 0o700
 _UNTRUSTED_FILES = ("info/attributes", "objects/info/alternates", "config.worktree")
@@ -470,6 +491,16 @@ def _reset_clone(cache: Path) -> None:
         shutil.rmtree(hooks, onerror=_force_remove)
     elif hooks.is_symlink():
         hooks.unlink()
+
+
+def inherited_configs(root: Path) -> list[Path]:
+    """Tool configuration files in the folders above ``root``, nearest first."""
+    found: list[Path] = []
+    for folder in root.resolve().parents:
+        found.extend(
+            folder / name for name in INHERITED_CONFIGS if (folder / name).is_file()
+        )
+    return found
 
 
 async def delete_trees(paths: list[Path]) -> None:

@@ -105,6 +105,24 @@ def test_defaults_without_any_environment(monkeypatch: pytest.MonkeyPatch) -> No
     assert settings.max_hook_body_bytes == 25 * 1024 * 1024
 
 
+def test_the_default_workspace_is_outside_the_folder_the_service_starts_in(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Started from a checkout, a ./workspace would have every job read that
+    # checkout's pyproject.toml.
+    monkeypatch.delenv("CRAFTING_WORKSPACE_DIR", raising=False)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.chdir(tmp_path)
+
+    chosen = Settings(_env_file=None).workspace_dir  # type: ignore[call-arg]
+
+    if os.geteuid() == 0:
+        assert chosen == Path("/var/lib/crafting-table/workspace")
+    else:
+        assert chosen == tmp_path / "state" / "crafting-table" / "workspace"
+    assert Path.cwd() not in chosen.resolve().parents
+
+
 def test_max_jobs_follows_the_cores_the_process_may_use() -> None:
     # In a child pinned to one core: the default is one job at a time.
     program = (

@@ -9,11 +9,13 @@ from typing import Any
 
 import httpx
 import pytest
+import trio
 
-from actors.serve import ServiceHandle
+from actors.serve import ServiceHandle, run_service
+from crafting_table.config import Settings
 from crafting_table.errors import GitError, UnsafeGitInput
 from crafting_table.gitcmd import run_git
-from crafting_table.workspace import Remote, Workspace
+from crafting_table.workspace import Remote, Workspace, inherited_configs
 from tests.support import Repo, register, run_job
 
 
@@ -230,3 +232,40 @@ def test_seal_sets_the_folder_modes_recipes_rely_on(tmp_path: Path) -> None:
         for name in (".", "p", "p/.cache", ".trash")
     }
     assert modes == {".": 0o711, "p": 0o711, "p/.cache": 0o700, ".trash": 0o700}
+
+
+def test_configuration_above_the_workspace_is_found(tmp_path: Path) -> None:
+    checkout = tmp_path / "checkout"
+    (checkout / "workspace").mkdir(parents=True)
+    (checkout / "pyproject.toml").write_text("[tool.ruff]\n")
+    (tmp_path / "package.json").write_text("{}\n")
+    (checkout / "workspace" / "ruff.toml").write_text("")
+
+    found = inherited_configs(checkout / "workspace")
+
+    # Nearest first; what is inside the workspace itself is not inherited.
+    assert found.index(checkout / "pyproject.toml") < found.index(
+        tmp_path / "package.json"
+    )
+    assert checkout / "workspace" / "ruff.toml" not in found
+
+
+async def test_the_service_warns_of_configuration_its_jobs_would_read(
+    settings: Settings,
+    nursery: trio.Nursery,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    (checkout / "pyproject.toml").write_text("[tool.pytest.ini_options]\n")
+    settings.workspace_dir = checkout / "workspace"
+
+    service: ServiceHandle = await nursery.start(run_service, settings)
+    await service.aclose()
+
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any(
+        str(checkout / "pyproject.toml") in m and "CRAFTING_WORKSPACE_DIR" in m
+        for m in warned
+    ), warned
