@@ -202,13 +202,16 @@ class Scheduler(Actor):
         )
         if not claimed:
             return
+        # The schedule's own default (the root among several), resolved
+        # here: enqueue refuses a missing subproject when there are several.
+        target = schedule.target(project.spec.subprojects)
         try:
             job = await enqueue(
                 self.ledger,
                 self.runner,
                 project,
                 recipe=schedule.recipe,
-                subproject=schedule.subproject,
+                subproject=schedule.subproject if target is None else target.path,
                 ref=project.spec.default_branch,
                 sha=None,
                 trigger="schedule",

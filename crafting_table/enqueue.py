@@ -29,10 +29,11 @@ async def enqueue(
     """Snapshot the recipe, commit the job as queued, and wake the Runner.
 
     Raises :class:`Unprocessable` naming the subproject or recipe when the
-    project does not define it. The job is committed before this returns,
-    so an answer built from it survives a crash. ``snapshot`` (a retry, or
-    the verify run of a patch) reuses an earlier job's recipe as it was,
-    whatever the project says now.
+    project does not define it, or ``subproject`` when it is None and the
+    project has several (see :func:`models.find_subproject`). The job is
+    committed before this returns, so an answer built from it survives a
+    crash. ``snapshot`` (a retry, or the verify run of a patch) reuses an
+    earlier job's recipe as it was, whatever the project says now.
     """
     if snapshot is None:
         snapshot = _snapshot(project, recipe, subproject)
@@ -64,12 +65,7 @@ def _snapshot(
     """The recipe as the project defines it now; 422 naming what is missing."""
     sub = project.spec.subproject(subproject)
     if sub is None:
-        known = ", ".join(repr(s.path) for s in project.spec.subprojects)
-        wanted = "a subproject" if subproject is None else f"subproject {subproject!r}"
-        raise Unprocessable(
-            f"project {project.name!r} has no {wanted}; name one of {known}",
-            field="subproject",
-        )
+        raise Unprocessable(_no_subproject(project, subproject), field="subproject")
     command = sub.command(recipe)
     if command is None:
         raise Unprocessable(
@@ -78,3 +74,14 @@ def _snapshot(
             field="recipe",
         )
     return {**sub.model_dump(), "recipe": recipe, "command": command}
+
+
+def _no_subproject(project: ProjectRow, asked: str | None) -> str:
+    """Why ``asked`` names no subproject of ``project``, and what to send."""
+    known = ", ".join(repr(s.path) for s in project.spec.subprojects)
+    if asked is None:
+        count = len(project.spec.subprojects)
+        wrong = f"has {count} subprojects and the request names none"
+    else:
+        wrong = f"has no subproject {asked!r}"
+    return f"project {project.name!r} {wrong}; set 'subproject' to one of {known}"

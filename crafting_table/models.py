@@ -224,6 +224,19 @@ class Schedule(Strict):
     recipe: Recipe
     subproject: str | None = Field(default=None, max_length=512)
 
+    def target(self, subprojects: list[Subproject]) -> Subproject | None:
+        """The subproject this schedule runs, or None when none fits.
+
+        Without ``subproject``: the only one, or else the root (``.``). A
+        job request must name one of several instead; schedules keep the
+        root as their default because every stored project is validated
+        again when it is read, and one registered with such a schedule
+        would become unreadable.
+        """
+        if self.subproject is None and len(subprojects) > 1:
+            return find_subproject(subprojects, ".")
+        return find_subproject(subprojects, self.subproject)
+
     @field_validator("cron")
     @classmethod
     def _cron(cls, value: str) -> str:
@@ -307,7 +320,12 @@ class ProjectIn(Strict):
         # recipe that does not exist would otherwise fail quietly for ever.
         subprojects: list[Subproject] = info.data.get("subprojects") or []
         for number, schedule in enumerate(value):
-            sub = find_subproject(subprojects, schedule.subproject)
+            sub = schedule.target(subprojects)
+            if sub is None and schedule.subproject is None:
+                raise ValueError(
+                    f"schedule {number} names no subproject and this project "
+                    "has several and no root ('.') one; name the path of one"
+                )
             if sub is None:
                 raise ValueError(
                     f"schedule {number}: {schedule.subproject!r} is not a "
@@ -321,18 +339,22 @@ class ProjectIn(Strict):
         return value
 
     def subproject(self, path: str | None) -> Subproject | None:
-        """The subproject at ``path``; with None, the only one or the root."""
+        """The subproject at ``path``; see :func:`find_subproject`."""
         return find_subproject(self.subprojects, path)
 
 
 def find_subproject(
     subprojects: list[Subproject], path: str | None
 ) -> Subproject | None:
-    """The subproject at ``path``; with None, the only one or the root."""
+    """The subproject at ``path``, or None when there is none.
+
+    With ``path`` None: the only subproject, or None when there are
+    several. The root (``.``) is no default among several: a request that
+    forgot to name ``py`` would otherwise run the root's recipe and
+    answer as if that was what it asked for.
+    """
     if path is None:
-        if len(subprojects) == 1:
-            return subprojects[0]
-        path = "."
+        return subprojects[0] if len(subprojects) == 1 else None
     try:
         wanted = _subproject_path(path)
     except ValueError:
@@ -399,11 +421,20 @@ class JobIn(Strict):
     """Body of ``POST /projects/{name}/jobs``.
 
     ``ref`` names a branch (or tag); ``sha`` an exact commit. Without
-    either the project's default branch runs.
+    either the project's default branch runs. ``subproject`` may be left
+    out only when the project has a single one.
     """
 
     recipe: Recipe
-    subproject: str | None = Field(default=None, max_length=512)
+    subproject: str | None = Field(
+        default=None,
+        max_length=512,
+        description=(
+            "The path of the subproject to run. May be left out only when "
+            "the project has a single subproject; with several (even when "
+            "one is the root '.') leaving it out is a 422 listing their paths."
+        ),
+    )
     ref: Ref | None = None
     sha: str | None = Field(default=None, pattern=_SHA_PATTERN)
 

@@ -31,7 +31,9 @@ def register(commands: Commands, common: argparse.ArgumentParser) -> None:
     run_cmd.add_argument("project", help="the project's name")
     run_cmd.add_argument("recipe", choices=RECIPES, help="the recipe to run")
     run_cmd.add_argument(
-        "--subproject", metavar="PATH", help="the subproject (default: the only one)"
+        "--subproject",
+        metavar="PATH",
+        help="the subproject (default: the only one; required if there are several)",
     )
     at = run_cmd.add_mutually_exclusive_group()
     at.add_argument("--ref", help="branch or tag to run (default: the default branch)")

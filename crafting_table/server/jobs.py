@@ -51,8 +51,10 @@ TAIL_LINES = 200
 async def create(name: str, data: JobIn) -> tuple[JobEnqueued, int]:
     """Enqueue a recipe run of one subproject at a branch, tag or commit.
 
-    Without ``ref`` or ``sha`` the project's default branch runs. A
-    subproject or recipe the project does not define is a 422 naming it.
+    Without ``ref`` or ``sha`` the project's default branch runs. Without
+    ``subproject`` the project's only subproject runs; when it has several
+    that is a 422 listing their paths. A subproject or recipe the project
+    does not define is a 422 naming it.
     """
     project = await visible_project(name)
     ctx = context()

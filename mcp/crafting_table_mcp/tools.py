@@ -111,8 +111,8 @@ class Tools:
             str | None,
             Field(
                 description=(
-                    "Subproject path; may be left out when the project has "
-                    "one subproject or a root ('.') one."
+                    "Subproject path; may be left out only when the project "
+                    "has a single subproject."
                 )
             ),
         ] = None,

@@ -54,13 +54,19 @@ async def ledger(tmp_path: Path) -> AsyncIterator[Ledger]:
     await opened.aclose()
 
 
-def spec(*schedules: dict[str, Any], name: str = "nightly") -> ProjectIn:
-    """A project with a test and a lint recipe and the given schedules."""
+def spec(
+    *schedules: dict[str, Any],
+    name: str = "nightly",
+    subprojects: list[dict[str, Any]] | None = None,
+) -> ProjectIn:
+    """A project (by default one root with a test and a lint recipe) and the
+    given schedules."""
+    root = {"path": ".", "test": "true", "lint": "true"}
     return ProjectIn.model_validate(
         {
             "name": name,
             "git_url": "https://git.example.com/team/nightly.git",
-            "subprojects": [{"path": ".", "test": "true", "lint": "true"}],
+            "subprojects": subprojects or [root],
             "schedules": list(schedules),
         }
     )
@@ -261,6 +267,22 @@ async def test_a_new_schedule_does_not_fire_what_came_before_it(
     assert await scheduled_jobs(ledger) == []
     assert stats["next_run"] == "2026-05-05T03:00:00+00:00"
     assert stats["schedules"] == 1
+
+
+async def test_a_schedule_naming_no_subproject_runs_the_root_among_several(
+    nursery: trio.Nursery, ledger: Ledger
+) -> None:
+    now = datetime(2026, 5, 4, 4, 0, tzinfo=UTC)
+    schedule = {"cron": "0 3 * * *", "tz": "UTC", "recipe": "test"}
+    subprojects = [{"path": "docs", "test": "true"}, {"path": ".", "test": "true"}]
+    project = spec(schedule, subprojects=subprojects)
+    await add_project(ledger, project, now - timedelta(days=1))
+    harness = await start(nursery, ledger, StepClock(now))
+
+    stats = await harness.look()
+
+    assert [j.subproject for j in await scheduled_jobs(ledger)] == ["."]
+    assert stats["last_error"] is None
 
 
 async def test_an_edited_schedule_forgets_the_old_one(

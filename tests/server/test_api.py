@@ -337,6 +337,87 @@ async def test_undefined_recipe_is_named(
     assert answer.json()["error"]["details"]["field"] == "recipe"
 
 
+async def _register_paths(
+    admin: httpx.AsyncClient, make_repo: Any, paths: list[str]
+) -> None:
+    repo: Repo = make_repo({f"{p}/README": "x\n" for p in paths})
+    subprojects = [{"path": p, "test": "true"} for p in paths]
+    answer = await admin.post(
+        "/projects",
+        json={"name": "demo", "git_url": repo.url, "subprojects": subprojects},
+    )
+    assert answer.status_code == 201, answer.text
+
+
+@pytest.mark.parametrize(
+    "paths",
+    [pytest.param(["."], id="root"), pytest.param(["py"], id="one-folder")],
+)
+async def test_a_job_without_subproject_runs_the_only_one(
+    admin: httpx.AsyncClient, make_repo: Any, paths: list[str]
+) -> None:
+    await _register_paths(admin, make_repo, paths)
+
+    body = await run_job(admin, "demo", recipe="test")
+
+    assert (body["job"]["subproject"], body["job"]["status"]) == (paths[0], "succeeded")
+
+
+@pytest.mark.parametrize(
+    ("paths", "body", "message"),
+    [
+        pytest.param(
+            [".", "py"],
+            {"recipe": "test"},
+            "project 'demo' has 2 subprojects and the request names none; "
+            "set 'subproject' to one of '.', 'py'",
+            id="several-with-a-root",
+        ),
+        pytest.param(
+            ["py", "rs"],
+            {"recipe": "test"},
+            "project 'demo' has 2 subprojects and the request names none; "
+            "set 'subproject' to one of 'py', 'rs'",
+            id="several-without-a-root",
+        ),
+        pytest.param(
+            ["py", "rs"],
+            {"recipe": "test", "subproject": "go"},
+            "project 'demo' has no subproject 'go'; set 'subproject' to one of "
+            "'py', 'rs'",
+            id="unknown",
+        ),
+    ],
+)
+async def test_a_job_must_name_one_of_several_subprojects(
+    admin: httpx.AsyncClient,
+    make_repo: Any,
+    paths: list[str],
+    body: dict[str, str],
+    message: str,
+) -> None:
+    await _register_paths(admin, make_repo, paths)
+
+    answer = await admin.post("/projects/demo/jobs", json=body)
+
+    assert answer.status_code == 422, answer.text
+    error = answer.json()["error"]
+    assert error["code"] == "validation_failed"
+    assert error["message"] == message
+    assert [p["field"] for p in error["details"]["problems"]] == ["subproject"]
+    assert (await admin.get("/jobs")).json()["jobs"] == []
+
+
+async def test_openapi_says_when_subproject_may_be_left_out(
+    admin: httpx.AsyncClient,
+) -> None:
+    paths = (await admin.get("/openapi.json")).json()["paths"]
+
+    body = paths["/projects/{name}/jobs"]["post"]["requestBody"]["content"]
+    field = body["application/json"]["schema"]["properties"]["subproject"]
+    assert "only when the project has a single subproject" in field["description"]
+
+
 def app_operations(service: ServiceHandle) -> set[tuple[str, str]]:
     """(path as OpenAPI writes it, method) of every route the app serves."""
     operations = set()

@@ -151,3 +151,22 @@ async def test_a_schedule_names_its_subproject_like_a_job(
 
     assert answer.status_code == 201, answer.text
     assert answer.json()["project"]["schedules"][0]["subproject"] == "docs"
+
+
+async def test_a_schedule_naming_no_subproject_needs_a_root_among_several(
+    admin: httpx.AsyncClient, make_repo: Any
+) -> None:
+    repo: Repo = make_repo()
+    project = body(repo.url, {"cron": "0 3 * * *", "recipe": "build"})
+    project["subprojects"] = [
+        {"path": "docs", "build": "true"},
+        {"path": "api", "build": "true"},
+    ]
+
+    answer = await admin.post("/projects", json=project)
+
+    assert answer.status_code == 422, answer.text
+    error = answer.json()["error"]
+    assert error["details"]["problems"][0]["field"] == "schedules"
+    message = error["message"]
+    assert "schedule 0 names no subproject and this project has several" in message
