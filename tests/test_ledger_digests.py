@@ -11,6 +11,7 @@ import trio
 
 from crafting_table.ledger import Ledger
 from crafting_table.ledger import digests as store
+from crafting_table.ledger import findings as finding_store
 from crafting_table.ledger import jobs as job_store
 from crafting_table.ledger.digests import Claim
 from tests.digest_rows import add_job, add_patch, add_project, cve, lint
@@ -208,7 +209,11 @@ async def test_findings_carry_their_state_against_the_previous_run(
 
 
 def _end_without_findings(
-    conn: sqlite3.Connection, status: str, exit_code: int | None, at: float
+    conn: sqlite3.Connection,
+    status: str,
+    exit_code: int | None,
+    parsed: bool,
+    at: float,
 ) -> str:
     job_id = job_store.new_job_id(at - 30)
     job_store.insert(
@@ -225,38 +230,57 @@ def _end_without_findings(
         now=at - 30,
     )
     job_store.claim(conn, job_id, "mark", at - 29)
-    ended = job_store.finish(
-        conn,
-        job_id,
-        status=status,
-        exit_code=exit_code,
-        error=None,
-        log_bytes=0,
-        findings_count=0,
-        now=at,
-    )
+    if parsed:
+        # As the Parser ends a job: its findings (none) and status at once.
+        ended = finding_store.finish_with_findings(
+            conn,
+            job_id,
+            findings=[],
+            identities=[],
+            status=status,
+            exit_code=exit_code,
+            error=None,
+            log_bytes=0,
+            now=at,
+        )
+    else:
+        # As the Runner ends a job without the Parser.
+        ended = job_store.finish(
+            conn,
+            job_id,
+            status=status,
+            exit_code=exit_code,
+            error="findings could not be parsed",
+            log_bytes=0,
+            findings_count=0,
+            now=at,
+        )
     assert ended is not None
     return job_id
 
 
 @pytest.mark.parametrize(
-    ("status", "exit_code", "baseline"),
+    ("status", "exit_code", "parsed", "baseline"),
     [
-        pytest.param("failed", None, False, id="failed-before-its-recipe"),
-        pytest.param("canceled", None, False, id="canceled-while-queued"),
-        pytest.param("canceled", 143, False, id="canceled-mid-run"),
-        pytest.param("failed", -1, False, id="orphaned-by-a-restart"),
-        pytest.param("timed_out", 143, True, id="timed-out"),
-        pytest.param("failed", 1, True, id="failed"),
-        pytest.param("succeeded", 0, True, id="succeeded"),
+        pytest.param("failed", None, True, False, id="failed-before-its-recipe"),
+        pytest.param("canceled", None, True, False, id="canceled-while-queued"),
+        pytest.param("canceled", 143, True, False, id="canceled-mid-run"),
+        pytest.param("failed", -1, False, False, id="orphaned-by-a-restart"),
+        pytest.param("failed", 1, False, False, id="its-parse-failed"),
+        pytest.param("succeeded", 0, False, False, id="its-wrap-up-cut-short"),
+        pytest.param("timed_out", 143, True, True, id="timed-out"),
+        pytest.param("failed", 1, True, True, id="failed"),
+        pytest.param("succeeded", 0, True, True, id="succeeded"),
     ],
 )
 async def test_the_previous_run_is_one_whose_recipe_ran_and_was_parsed(
-    ledger: Ledger, status: str, exit_code: int | None, baseline: bool
+    ledger: Ledger, status: str, exit_code: int | None, parsed: bool, baseline: bool
 ) -> None:
     await add_project(ledger)
     first = await add_job(ledger, "lint", "failed", START - 100, [lint("warning")])
-    between = await ledger.write(_end_without_findings, status, exit_code, START - 50)
+    between = await ledger.write(
+        _end_without_findings, status, exit_code, parsed, START - 50
+    )
     job = await add_job(ledger, "lint", "failed", START + 5, [lint("warning")])
 
     [project] = await ledger.read(store.activity, START, END)

@@ -133,6 +133,7 @@ def finish_with_findings(
         log_bytes=log_bytes,
         findings_count=len(findings),
         now=now,
+        parsed=True,
     )
 
 

@@ -281,13 +281,18 @@ def finish(
     log_bytes: int,
     findings_count: int,
     now: float,
+    parsed: bool = False,
 ) -> JobRow | None:
-    """Give a job its terminal status; None if it was already terminal."""
+    """Give a job its terminal status; None if it was already terminal.
+
+    ``parsed`` says whether its log was read into findings (see
+    :func:`previous_finished`).
+    """
     cursor = conn.execute(
         "UPDATE jobs SET status = ?, exit_code = ?, error = ?, log_bytes = ?,"
-        " findings_count = ?, finished_at = ?, pgid = NULL"
+        " findings_count = ?, finished_at = ?, pgid = NULL, parsed = ?"
         " WHERE id = ? AND status IN ('queued', 'running')",
-        (status, exit_code, error, log_bytes, findings_count, now, job_id),
+        (status, exit_code, error, log_bytes, findings_count, now, parsed, job_id),
     )
     return get(conn, job_id) if cursor.rowcount == 1 else None
 
@@ -322,16 +327,14 @@ def previous_finished(conn: sqlite3.Connection, job: JobRow) -> JobRow | None:
     the Parser reads its log like any other, so what it found before the
     deadline is a baseline. A run canceled mid-way does not: its log is
     never parsed. Neither does one orphaned by a restart (exit code -1,
-    never parsed), nor a verification run of the patch loop.
+    never parsed), nor a verification run of the patch loop, nor a run whose
+    parse failed or ran out of time (it found nothing, for want of looking).
     """
-    # TODO: a run whose findings could not be parsed (the Parser failed or
-    # the wrap-up ran out of time) is stored with an exit code and no
-    # findings, and the ledger cannot tell it from a clean run; the next
-    # run then shows all its findings as new against it.
     row = conn.execute(
         "SELECT * FROM jobs WHERE project_name = ? AND subproject = ? AND recipe = ?"
         " AND id < ? AND status IN ('succeeded', 'failed', 'timed_out')"
-        " AND exit_code >= 0 AND trigger != 'verify' ORDER BY id DESC LIMIT 1",
+        " AND exit_code >= 0 AND parsed AND trigger != 'verify'"
+        " ORDER BY id DESC LIMIT 1",
         (job.project_name, job.subproject, job.recipe, job.id),
     ).fetchone()
     return _row(row) if row else None

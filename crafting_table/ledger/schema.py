@@ -146,4 +146,11 @@ MIGRATIONS: list[str] = [
             REFERENCES projects(name) ON DELETE CASCADE
     );
     """,
+    # 4: whether a finished job's log was parsed into findings. A run whose
+    # parse failed or was cut short has none, and is no baseline for the
+    # next run's new findings. Jobs finished before this knew no such
+    # failure apart from their error text; they count as parsed.
+    """
+    ALTER TABLE jobs ADD COLUMN parsed INTEGER NOT NULL DEFAULT 1;
+    """,
 ]
