@@ -285,7 +285,11 @@ class ProjectIn(Strict):
     name: Slug
     git_url: str = Field(max_length=2048)
     default_branch: Ref = "main"
-    languages: list[str] = Field(default_factory=list, max_length=32)
+    languages: list[str] = Field(
+        default_factory=list,
+        max_length=32,
+        description="Left out: the languages the subprojects name.",
+    )
     subprojects: list[Subproject] = Field(min_length=1, max_length=256)
     notify: Notify = Field(default_factory=Notify)
     webhook_secret: str | None = Field(default=None, min_length=8, max_length=256)
@@ -309,6 +313,14 @@ class ProjectIn(Strict):
             if sub.path in seen:
                 raise ValueError(f"subproject path {sub.path!r} appears twice")
             seen.add(sub.path)
+        return self
+
+    @model_validator(mode="after")
+    def _languages_of_the_subprojects(self) -> ProjectIn:
+        # Left out, the project's languages are those its subprojects name.
+        if not self.languages:
+            named = {sub.language for sub in self.subprojects} - {"generic"}
+            self.languages = sorted(named)
         return self
 
     @field_validator("schedules")

@@ -151,3 +151,19 @@ def test_a_subproject_without_timeout_secs_gets_1800() -> None:
     assert spec.subprojects[0].timeout_secs == 1800
     # What a job snapshots of its subproject carries the deadline too.
     assert spec.subprojects[0].model_dump()["timeout_secs"] == 1800
+
+
+def test_a_project_without_languages_gets_those_of_its_subprojects() -> None:
+    subprojects = [
+        {"path": "api", "language": "rust", "test": "cargo test"},
+        {"path": "web", "language": "typescript", "lint": "npx tsc"},
+        {"path": "tools", "test": "make check"},
+        {"path": "cli", "language": "rust", "lint": "cargo clippy"},
+    ]
+    base = {"name": "demo", "git_url": "/srv/x.git", "subprojects": subprojects}
+
+    derived = ProjectIn.model_validate(base)
+    given = ProjectIn.model_validate({**base, "languages": ["python"]})
+
+    assert derived.languages == ["rust", "typescript"]
+    assert given.languages == ["python"]
