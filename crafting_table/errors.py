@@ -239,7 +239,7 @@ class PayloadTooLarge(ApiError):
 
 
 class RangeNotSatisfiable(ApiError):
-    """A log offset or Range past the end of the log."""
+    """A log offset past the end of the log, or a Range it cannot serve."""
 
     status = 416
     code = "range_not_satisfiable"

@@ -1,10 +1,10 @@
 """A job's log: the whole file over HTTP, or a live tail over a websocket.
 
-``GET /jobs/{id}/log`` streams the file as it is now, from ``?offset=`` or
-a ``Range: bytes=N-`` header (206), so a client that lost its connection
-resumes where it stopped. ``WS /jobs/{id}/log/ws`` sends what the log holds,
-then every new line as the recipe writes it, then one final message with
-the job's terminal status, and closes. Frames are JSON::
+``GET /jobs/{id}/log`` streams the file as it is now, whole or from
+``?offset=`` or a ``Range`` header (206), so a client that lost its
+connection resumes where it stopped. ``WS /jobs/{id}/log/ws`` sends what
+the log holds, then every new line as the recipe writes it, then one final
+message with the job's terminal status, and closes. Frames are JSON::
 
     {"type": "lines", "lines": ["...", "..."]}
     {"type": "end", "status": "succeeded", "exit_code": 0, "findings_count": 3}
@@ -15,9 +15,10 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import reprlib
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import trio
 from pydantic import BaseModel, Field
@@ -26,7 +27,6 @@ from quart_schema import document_headers, operation_id, validate_querystring
 
 from crafting_table.errors import (
     ApiError,
-    BadRequest,
     CraftingError,
     RangeNotSatisfiable,
 )
@@ -50,7 +50,13 @@ CHUNK = 64 * 1024
 # Lines per websocket frame: batching keeps a chatty job from costing one
 # frame per line per watcher.
 FRAME_LINES = 500
-_RANGE = re.compile(r"^bytes=(\d+)-(\d*)$")
+# Only ASCII digits: \d would also take other scripts' digits, which
+# int() reads but RFC 9110 does not allow.
+_BYTE_RANGE = re.compile(r"(?P<first>[0-9]*)-(?P<last>[0-9]*)")
+_RANGE_ADVICE = "send 'bytes=<first>-', 'bytes=<first>-<last>' or 'bytes=-<count>'"
+# A Range header is shown in an error message, but not all of a huge one.
+_SHOWN = reprlib.Repr()
+_SHOWN.maxstring = 60
 TEXT = {"text/plain": {"schema": {"type": "string"}}}
 LOG_HEADERS = {
     "Accept-Ranges": "Always bytes.",
@@ -65,7 +71,10 @@ class LogQuery(Strict):
     offset: int | None = Field(
         default=None,
         ge=0,
-        description="Start at this byte of the log (206); a Range header wins.",
+        description=(
+            "Start at this byte of the log: 206 below its size, 204 at it, "
+            "416 past it; a Range header wins."
+        ),
     )
 
 
@@ -74,8 +83,19 @@ class LogHeaders(BaseModel):
 
     range: str | None = Field(
         default=None,
-        description="bytes=<start>-[<end>] (206); a start past the end is a 416.",
+        description=(
+            "bytes=<first>-, bytes=<first>-<last> or bytes=-<count> (206); "
+            "a range this log cannot serve is a 416, another unit is ignored."
+        ),
     )
+
+
+class _Part(NamedTuple):
+    """The bytes of the log an answer carries, and its status."""
+
+    start: int
+    end: int  # exclusive
+    status: int
 
 
 class FollowHeaders(BaseModel):
@@ -90,57 +110,139 @@ class FollowHeaders(BaseModel):
     )
 
 
-def _requested_range(size: int, offset_arg: int | None) -> tuple[int, int, bool]:
-    """(start, end exclusive, partial) from ``?offset=`` or a Range header."""
+def _requested_part(size: int, offset_arg: int | None) -> _Part:
+    """The part of a log of ``size`` bytes that the request asks for.
+
+    Raises:
+        RangeNotSatisfiable: the Range header is a bytes range this log
+            cannot serve, or ``?offset=`` is past the end of the log.
+    """
     header = request.headers.get("Range")
     if header:
-        match = _RANGE.match(header.strip())
-        if not match:
-            raise BadRequest(
-                f"Range {header!r} is not understood; send 'bytes=<start>-[<end>]'"
-            )
-        start = int(match[1])
-        end = int(match[2]) + 1 if match[2] else size
-        partial = True
-    elif offset_arg is not None:
-        start, end, partial = offset_arg, size, True
-    else:
-        return 0, size, False
-    if start > size or (start == size and size > 0 and header):
+        part = _byte_range(header, size)
+        if part is not None:
+            return part
+    if offset_arg is None:
+        return _Part(0, size, 200)
+    if offset_arg > size:
         raise RangeNotSatisfiable(
-            f"offset {start} is past the end of the log ({size} bytes)", size=size
+            f"offset {offset_arg} is past the end of the log ({size} bytes); "
+            f"send an offset of at most {size}",
+            size=size,
         )
-    return start, min(end, size), partial
+    # Content-Range cannot state an empty range, so a 206 is impossible at
+    # the end; a 416 there, as for a Range, would make a client that polls
+    # an idle log treat "nothing new yet" as an error.
+    return _Part(offset_arg, size, 204 if offset_arg == size else 206)
+
+
+def _byte_range(header: str, size: int) -> _Part | None:
+    """The part a Range header asks for, None when it is to be ignored."""
+    unit, equals, specs = header.partition("=")
+    if not equals or unit.strip().lower() != "bytes":
+        # RFC 9110, section 14.2: a range unit the server does not know is
+        # ignored and the whole representation answers.
+        return None
+    # Empty list elements are allowed and mean nothing (RFC 9110, 5.6.1).
+    ranges = [spec.strip() for spec in specs.split(",") if spec.strip()]
+    if len(ranges) != 1:
+        # One part at a time: serving several would need multipart bodies,
+        # which no client of a log wants.
+        raise _unsatisfiable(header, size, "is not exactly one byte range")
+    match = _BYTE_RANGE.fullmatch(ranges[0])
+    if match is None or not (match["first"] or match["last"]):
+        raise _unsatisfiable(header, size, "is not understood")
+
+    if not match["first"]:
+        count = _position(match["last"])
+        if count == 0:
+            raise _unsatisfiable(header, size, "asks for the last 0 bytes")
+        if size == 0:
+            # Every suffix of an empty log is empty, and Content-Range has
+            # no form for an empty range: the whole, empty, log answers.
+            return None
+        return _Part(max(0, size - count), size, 206)
+    first = _position(match["first"])
+    last = _position(match["last"]) if match["last"] else None
+    if last is not None and last < first:
+        raise _unsatisfiable(header, size, "ends before it starts")
+    if first >= size:
+        raise _unsatisfiable(
+            header,
+            size,
+            f"starts at or past the end of the log ({size} bytes)",
+            f"send ?offset={size} instead, which answers 204 until it grows",
+        )
+    return _Part(first, size if last is None else min(last + 1, size), 206)
+
+
+def _position(digits: str) -> int:
+    # int() refuses strings of more than 4300 digits; any number of more
+    # than 18 digits is past the end of every log, so stop at 10**18.
+    digits = digits.lstrip("0") or "0"
+    return int(digits) if len(digits) <= 18 else 10**18
+
+
+def _unsatisfiable(
+    header: str, size: int, problem: str, advice: str = _RANGE_ADVICE
+) -> RangeNotSatisfiable:
+    return RangeNotSatisfiable(
+        f"Range {_SHOWN.repr(header)} {problem}; {advice}", size=size
+    )
 
 
 @blueprint.get("/jobs/<job_id>/log")
 @validate_querystring(LogQuery)
 @document_headers(LogHeaders)
-@document_answer(200, "The whole log as it is now.", content=TEXT, headers=LOG_HEADERS)
+@document_answer(
+    200,
+    "The whole log as it is now (also when a Range is ignored).",
+    content=TEXT,
+    headers=LOG_HEADERS,
+)
+@document_answer(
+    204,
+    "``offset`` is the log's size: nothing follows it yet.",
+    headers=LOG_HEADERS,
+)
 @document_answer(
     206,
-    "The log from ``offset`` or the Range start to its end as it is now.",
+    "The requested bytes of the log as it is now.",
     content=TEXT,
-    headers=LOG_HEADERS | {"Content-Range": "bytes <start>-<end>/<size>"},
+    headers=LOG_HEADERS | {"Content-Range": "bytes <first>-<last>/<size>"},
 )
 @document_answer(
     416,
-    "The offset or Range start is past the end of the log.",
+    "``offset`` is past the end of the log, or the Range is not one bytes "
+    "range that overlaps the log.",
     content={"application/json": {"schema": ERROR_SCHEMA}},
     headers={"Content-Range": "bytes */<size>"},
 )
 async def download(job_id: str, query_args: LogQuery) -> Response:
-    """The log as plain text, whole or from an offset (``Range`` supported).
+    """The log as plain text, whole or in part, as it is now.
 
-    ``?offset=N`` or ``Range: bytes=N-`` answers 206 with the log from byte
-    N, so a client that lost its connection resumes where it stopped; an
-    offset equal to the size answers an empty 206, a Range starting there
-    a 416 (unless the log is empty). A malformed Range is a 400.
+    Without ``offset`` or ``Range`` the answer is a 200 with the whole log.
+    ``X-Log-Size`` always gives the log's size at the time of the answer.
+
+    ``?offset=N`` resumes where a client stopped: a 206 with the log from
+    byte N to its end when N is below the size, a 204 with no body when N
+    is the size (nothing new yet; ask again later), a 416 past it.
+
+    A ``Range`` header wins over ``offset`` and follows RFC 9110:
+    ``bytes=N-`` (from N), ``bytes=N-M`` (N to M inclusive, cut at the
+    end) and ``bytes=-K`` (the last K bytes, the whole log if it is
+    shorter) answer a 206 with ``Content-Range``. A range that starts at
+    or past the end, also ``bytes=N-`` with N equal to the size, one that
+    ends before it starts, ``bytes=-0``, several ranges, or one that is not
+    understood answer a 416 with ``Content-Range: bytes */<size>``. A
+    range unit other than bytes is ignored, and so is a suffix range on an
+    empty log (200, empty).
     """
     row = await visible_job(job_id)
     path = context().settings.data_dir / row.log_path
     size = file_size(path)
-    start, end, partial = _requested_range(size, query_args.offset)
+    part = _requested_part(size, query_args.offset)
+    start, end = part.start, part.end
 
     async def body() -> AsyncIterator[bytes]:
         position = start
@@ -154,15 +256,14 @@ async def download(job_id: str, query_args: LogQuery) -> Response:
     response = Response(
         body(), mimetype="text/plain", content_type="text/plain; charset=utf-8"
     )
+    response.status_code = part.status
     response.headers["Accept-Ranges"] = "bytes"
     response.headers["X-Log-Size"] = str(size)
     response.headers["X-Job-Status"] = row.status
-    if partial:
-        response.status_code = 206
-        response.headers["Content-Range"] = (
-            f"bytes {start}-{max(start, end - 1)}/{size}"
-        )
-    response.headers["Content-Length"] = str(end - start)
+    if part.status == 206:
+        response.headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
+    if part.status != 204:
+        response.headers["Content-Length"] = str(end - start)
     return response
 
 

@@ -134,6 +134,125 @@ async def test_log_download_resumes(admin: httpx.AsyncClient, make_repo: Any) ->
 
 
 @pytest.mark.parametrize(
+    ("range_header", "status", "part"),
+    [
+        pytest.param("bytes=10-19", 206, slice(10, 20), id="first-last"),
+        pytest.param("bytes=10-99999999", 206, slice(10, None), id="last-past-end"),
+        pytest.param("bytes=-20", 206, slice(-20, None), id="suffix"),
+        pytest.param("bytes=-99999999", 206, slice(None), id="suffix-over-size"),
+        pytest.param("Bytes=-20", 206, slice(-20, None), id="unit-any-case"),
+        pytest.param("items=0-5", 200, slice(None), id="unknown-unit-ignored"),
+    ],
+)
+async def test_log_range_is_served(
+    admin: httpx.AsyncClient,
+    make_repo: Any,
+    range_header: str,
+    status: int,
+    part: slice,
+) -> None:
+    repo: Repo = make_repo()
+    await register(admin, repo, test="seq 1 2000")
+    job_id = (await run_job(admin, "demo", recipe="test"))["job"]["id"]
+    whole = (await admin.get(f"/jobs/{job_id}/log")).content
+    size = len(whole)
+
+    answer = await admin.get(f"/jobs/{job_id}/log", headers={"Range": range_header})
+
+    assert answer.status_code == status, answer.text
+    assert answer.content == whole[part]
+    assert answer.headers["Content-Length"] == str(len(whole[part]))
+    assert answer.headers["X-Log-Size"] == str(size)
+    first = part.indices(size)[0]
+    expected_range = f"bytes {first}-{first + len(whole[part]) - 1}/{size}"
+    assert answer.headers.get("Content-Range") == (
+        expected_range if status == 206 else None
+    )
+
+
+@pytest.mark.parametrize(
+    "range_header",
+    [
+        pytest.param("bytes=5-2", id="last-before-first"),
+        pytest.param("bytes={size}-", id="starts-at-end"),
+        pytest.param("bytes={size}-{size}", id="first-last-at-end"),
+        pytest.param("bytes=-0", id="empty-suffix"),
+        pytest.param("bytes=0-1,4-5", id="several-ranges"),
+        pytest.param("bytes=x-", id="not-a-number"),
+        pytest.param("bytes=-", id="no-numbers"),
+        pytest.param("bytes=" + "9" * 5000 + "-", id="huge-number"),
+    ],
+)
+async def test_log_range_that_cannot_be_served_is_a_416(
+    admin: httpx.AsyncClient, make_repo: Any, range_header: str
+) -> None:
+    repo: Repo = make_repo()
+    await register(admin, repo, test="seq 1 2000")
+    job_id = (await run_job(admin, "demo", recipe="test"))["job"]["id"]
+    size = len((await admin.get(f"/jobs/{job_id}/log")).content)
+    range_header = range_header.format(size=size)
+
+    answer = await admin.get(f"/jobs/{job_id}/log", headers={"Range": range_header})
+
+    assert answer.status_code == 416, answer.text
+    assert answer.headers["Content-Range"] == f"bytes */{size}"
+    body = answer.json()
+    assert body["ok"] is False
+    assert body["error"]["code"] == "range_not_satisfiable"
+    assert repr(range_header[:20])[:-1] in body["error"]["message"]
+    assert "send" in body["error"]["message"]
+
+
+async def test_log_offset_at_the_end_answers_nothing_new(
+    admin: httpx.AsyncClient, make_repo: Any
+) -> None:
+    repo: Repo = make_repo()
+    await register(admin, repo, test="seq 1 2000")
+    job_id = (await run_job(admin, "demo", recipe="test"))["job"]["id"]
+    size = len((await admin.get(f"/jobs/{job_id}/log")).content)
+
+    at_end = await admin.get(f"/jobs/{job_id}/log", params={"offset": size})
+    past_end = await admin.get(f"/jobs/{job_id}/log", params={"offset": size + 1})
+
+    assert at_end.status_code == 204
+    assert at_end.content == b""
+    assert "Content-Range" not in at_end.headers
+    assert at_end.headers["X-Log-Size"] == str(size)
+    assert at_end.headers["X-Job-Status"] == "succeeded"
+    assert past_end.status_code == 416
+    assert past_end.headers["Content-Range"] == f"bytes */{size}"
+    assert past_end.json()["error"]["message"].startswith(f"offset {size + 1} ")
+
+
+async def test_log_of_a_queued_job_is_empty(
+    admin: httpx.AsyncClient, make_repo: Any
+) -> None:
+    repo: Repo = make_repo()
+    sub = {"path": ".", "test": "sleep 30", "lint": "echo second"}
+    project = {"git_url": repo.url, "max_concurrent_jobs": 1, "subprojects": [sub]}
+    await admin.post("/projects", json={"name": "demo", **project})
+    running = await enqueue(admin, "demo", recipe="test")
+    queued = await enqueue(admin, "demo", recipe="lint")
+    assert (await admin.get(f"/jobs/{queued}")).json()["job"]["status"] == "queued"
+    url = f"/jobs/{queued}/log"
+
+    whole = await admin.get(url)
+    from_start = await admin.get(url, params={"offset": 0})
+    by_range = await admin.get(url, headers={"Range": "bytes=0-"})
+    suffix = await admin.get(url, headers={"Range": "bytes=-5"})
+    await admin.post(f"/jobs/{running}/cancel")
+
+    assert (whole.status_code, whole.content) == (200, b"")
+    assert (from_start.status_code, from_start.content) == (204, b"")
+    assert by_range.status_code == 416
+    assert by_range.headers["Content-Range"] == "bytes */0"
+    # Every suffix of an empty log is empty, which no Content-Range can
+    # state: the Range is ignored and the whole, empty, log answers.
+    assert (suffix.status_code, suffix.content) == (200, b"")
+    assert "Content-Range" not in suffix.headers
+
+
+@pytest.mark.parametrize(
     ("query", "status"),
     [
         pytest.param("offset=-1", 422, id="negative"),
@@ -459,7 +578,7 @@ async def test_openapi_describes_answers_that_are_not_json(
 
     log = paths["/jobs/{job_id}/log"]["get"]
     assert {"offset", "range"} <= {p["name"] for p in log["parameters"]}
-    assert {"200", "206", "416"} <= set(log["responses"])
+    assert {"200", "204", "206", "416"} <= set(log["responses"])
     assert "text/plain" in log["responses"]["206"]["content"]
     assert "Content-Range" in log["responses"]["206"]["headers"]
     assert "text/plain" in paths["/metrics"]["get"]["responses"]["200"]["content"]
