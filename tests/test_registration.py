@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
@@ -80,3 +81,25 @@ async def test_an_update_cannot_point_a_project_at_the_service(
     assert answer.status_code == 422, answer.text
     shown = (await admin.get("/projects/demo")).json()["project"]["git_url"]
     assert shown == "https://git.example.com/org/demo.git"
+
+
+@pytest.mark.parametrize("form", ["{path}", "file://{path}"])
+async def test_a_local_repository_that_is_not_there_is_refused_at_once(
+    admin: httpx.AsyncClient, tmp_path: Path, form: str
+) -> None:
+    missing = tmp_path / "typo.git"
+    body = {"name": "local", "subprojects": [{"test": "true"}]}
+
+    refused = await admin.post(
+        "/projects", json=body | {"git_url": form.format(path=missing)}
+    )
+    missing.mkdir()
+    accepted = await admin.post(
+        "/projects", json=body | {"git_url": form.format(path=missing)}
+    )
+
+    assert refused.status_code == 422, refused.text
+    error = refused.json()["error"]
+    assert error["details"]["field"] == "git_url"
+    assert "no such folder" in error["message"]
+    assert accepted.status_code == 201, accepted.text

@@ -239,7 +239,8 @@ async def test_restart_sweep_never_kills_a_recycled_pid(
             "/projects",
             json={
                 "name": "demo",
-                "git_url": "/srv/none.git",
+                # Registered only; no job of its own ever fetches it.
+                "git_url": str(tmp_path),
                 "subprojects": [{"path": ".", "test": "sleep 300"}],
             },
         )

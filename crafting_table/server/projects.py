@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from urllib.parse import urlsplit
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from quart import Blueprint, request
 from quart_schema import (
@@ -82,6 +83,15 @@ def check_remote(spec: ProjectIn, is_admin: bool) -> None:
                     else "only admins may register"
                 )
                 + "; use an https:// or ssh:// URL",
+                field="git_url",
+            )
+        # A remote is first reached by the first job; a local path can be
+        # checked now, and a typo is better told at once.
+        local = Path(unquote(urlsplit(spec.git_url).path))
+        if not local.exists():
+            raise Unprocessable(
+                f"git_url {spec.git_url!r}: no such folder on the service's host; "
+                "give the path of a git repository the service can read",
                 field="git_url",
             )
     elif settings.git_hosts and parsed.host not in {

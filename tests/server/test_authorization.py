@@ -34,10 +34,10 @@ class Call:
     scope: str  # "lan" (no token), "any", "owner" or "admin"
 
 
-def calls(job: str, patch: int) -> list[Call]:
+def calls(job: str, patch: int, git_url: str) -> list[Call]:
     project = {
         "name": "demo",
-        "git_url": "/srv/none.git",
+        "git_url": git_url,
         "subprojects": [{"test": "true"}],
     }
     return [
@@ -49,9 +49,7 @@ def calls(job: str, patch: int) -> list[Call]:
         Call("GET", "/projects", None, 200, "any"),
         Call("POST", "/projects", {**project, "name": "fresh"}, 201, "any"),
         Call("GET", "/projects/demo", None, 200, "owner"),
-        Call(
-            "PUT", "/projects/demo", project | {"git_url": "/srv/x.git"}, 200, "owner"
-        ),
+        Call("PUT", "/projects/demo", project | {"default_branch": "x"}, 200, "owner"),
         Call("POST", "/projects/demo/jobs", {"recipe": "test"}, 201, "owner"),
         Call("GET", "/jobs", None, 200, "any"),
         Call("GET", f"/jobs/{job}", None, 200, "owner"),
@@ -128,6 +126,7 @@ async def world(
     return {
         "job": job,
         "patch": patch,
+        "git_url": repo.url,
         "bearers": {
             "owner": alice,
             "other": await mint(admin, "bob"),
@@ -179,7 +178,7 @@ async def test_matrix(
     seen = {}
 
     async with httpx.AsyncClient(base_url=service.url, headers=headers) as client:
-        for call in calls(setup["job"], setup["patch"]):
+        for call in calls(setup["job"], setup["patch"], setup["git_url"]):
             answer = await client.request(call.method, call.path, json=call.body)
             seen[f"{call.method} {call.path}"] = (
                 answer.status_code,
