@@ -6,7 +6,12 @@
     json.dumps(log)
 
 One run per tool that produced findings (a finding's ``tool``; findings
-without one go to a run named ``tool_name``). Each run lists the codes its
+without one go to a run named ``tool_name``), and one empty run named
+``tool_name`` when there are none, so that a viewer sees an analysis that
+found nothing. The tool's own version is not known here, so a driver has
+none; this service, with its version, is each run's ``conversion`` tool,
+and the commit analysed, when given, its ``versionControlProvenance``.
+Each run lists the codes its
 findings carry as rules, and each finding becomes a result with the level
 from its severity, its message, a location relative to the ``SRCROOT`` base
 (or an absolute ``file://`` URI for a file outside the subproject), and our
@@ -47,34 +52,41 @@ def to_sarif(
     *,
     tool_version: str | None = None,
     base_uri: str | None = None,
+    provenance: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """A SARIF 2.1.0 log object for ``findings`` (Finding objects or ledger rows).
 
-    ``base_uri``, when given, is where relative files live (an absolute
-    URI ending in ``/``) and becomes ``SRCROOT`` in every run's
-    ``originalUriBaseIds``. A row's ``fingerprint`` is used when present,
-    else computed; a row's ``identity`` is carried when present. Never
-    raises on odd field values: they are rendered as text.
+    ``tool_version`` is this service's version (the converter's, not the
+    tools'). ``base_uri``, when given, is where relative files live (an
+    absolute URI ending in ``/``) and becomes ``SRCROOT`` in every run's
+    ``originalUriBaseIds``. ``provenance`` is one SARIF
+    ``versionControlDetails`` object (``repositoryUri``, ``revisionId``,
+    ``branch``). A row's ``fingerprint`` is used when present, else
+    computed; a row's ``identity`` is carried when present. Never raises on
+    odd field values: they are rendered as text.
     """
     runs: dict[str, list[FindingLike]] = {}
     for finding in findings:
         tool = str(_field(finding, "tool") or tool_name)
         runs.setdefault(tool, []).append(finding)
+    if not runs:
+        runs[tool_name] = []
+    converter: dict[str, Any] = {"name": "crafting-table"}
+    if tool_version:
+        converter["version"] = tool_version
+    extras: dict[str, Any] = {"conversion": {"tool": {"driver": converter}}}
+    if provenance:
+        extras["versionControlProvenance"] = [dict(provenance)]
+    if base_uri:
+        extras["originalUriBaseIds"] = {"SRCROOT": {"uri": base_uri}}
     return {
         "$schema": SARIF_SCHEMA,
         "version": SARIF_VERSION,
-        "runs": [
-            _run(tool, items, tool_version, base_uri) for tool, items in runs.items()
-        ],
+        "runs": [_run(tool, items) | extras for tool, items in runs.items()],
     }
 
 
-def _run(
-    tool: str,
-    findings: list[FindingLike],
-    tool_version: str | None,
-    base_uri: str | None,
-) -> dict[str, Any]:
+def _run(tool: str, findings: list[FindingLike]) -> dict[str, Any]:
     rule_index: dict[str, int] = {}
     rules: list[dict[str, Any]] = []
     results = []
@@ -85,12 +97,7 @@ def _run(
             rules.append(_rule(rule_id, finding))
         results.append(_result(finding, rule_id, rule_index[rule_id]))
     driver: dict[str, Any] = {"name": tool, "rules": rules}
-    if tool_version:
-        driver["version"] = tool_version
-    run: dict[str, Any] = {"tool": {"driver": driver}, "results": results}
-    if base_uri:
-        run["originalUriBaseIds"] = {"SRCROOT": {"uri": base_uri}}
-    return run
+    return {"tool": {"driver": driver}, "results": results}
 
 
 def _rule(rule_id: str, finding: FindingLike) -> dict[str, Any]:

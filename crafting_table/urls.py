@@ -21,6 +21,7 @@ import re
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 SCHEMES = ("https", "http", "ssh", "git", "file")
@@ -321,6 +322,29 @@ def split_credentials(value: str) -> tuple[str, str | None, str | None]:
         (parts.scheme, hostport, parts.path, parts.query, parts.fragment)
     )
     return clean, parsed.username, parsed.password
+
+
+def repository_uri(git_url: str) -> str | None:
+    """``git_url`` as an absolute URI without any user or password, if it has one.
+
+    A local path becomes a ``file://`` URI and the scp-like form
+    ``user@host:path`` an ``ssh://`` one; what cannot be read is None.
+    """
+    if git_url.startswith("/"):
+        return PurePosixPath(git_url).as_uri()
+    match = _SCP_LIKE.match(git_url)
+    if "://" not in git_url and match:
+        return f"ssh://{match['host']}/{match['path']}"
+    try:
+        parts = urlsplit(git_url)
+        host = parts.hostname
+        port = parts.port
+    except ValueError:
+        return None
+    if not parts.scheme or (host is None and parts.scheme != "file"):
+        return None
+    netloc = (host or "") + (f":{port}" if port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def redact_url(value: str) -> str:

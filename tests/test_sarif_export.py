@@ -149,3 +149,28 @@ def test_schema_rejects_a_broken_log() -> None:
     log["runs"][0]["results"][0]["level"] = "fatal"
     with pytest.raises(jsonschema.ValidationError):
         validate(log)
+
+
+def test_the_converter_and_the_commit_are_told_and_no_tool_gets_our_version() -> None:
+    commit = {
+        "repositoryUri": "https://git.example/org/app.git",
+        "revisionId": "0123456789abcdef0123456789abcdef01234567",
+        "branch": "main",
+    }
+
+    found = to_sarif(FINDINGS[:1], tool_version="1.2.3", provenance=commit)
+    nothing = to_sarif([], "crafting-table", tool_version="1.2.3", provenance=commit)
+
+    for log in (found, nothing):
+        validate(log)
+        [run] = log["runs"]
+        # Our version is not ruff's: the tools' own versions are not known.
+        assert "version" not in run["tool"]["driver"]
+        assert run["conversion"]["tool"]["driver"] == {
+            "name": "crafting-table",
+            "version": "1.2.3",
+        }
+        assert run["versionControlProvenance"] == [commit]
+    assert found["runs"][0]["tool"]["driver"]["name"] == "ruff"
+    # An analysis that found nothing is still a run, which closes old alerts.
+    assert nothing["runs"][0]["results"] == []

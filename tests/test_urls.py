@@ -11,6 +11,7 @@ from crafting_table.urls import (
     parse_git_url,
     points_at,
     redact_url,
+    repository_uri,
     split_credentials,
 )
 
@@ -200,3 +201,23 @@ def test_an_unfilled_example_placeholder_is_refused() -> None:
             "https://crafting-table:REPLACE_WITH_GITEA_TOKEN@REPLACE_WITH_GIT_HOST"
             "/org/gamma.git"
         )
+
+
+@pytest.mark.parametrize(
+    ("git_url", "uri"),
+    [
+        (
+            "https://bot:s3cret@git.example/org/app.git",
+            "https://git.example/org/app.git",
+        ),
+        (
+            "ssh://git@git.example:2222/org/app.git",
+            "ssh://git.example:2222/org/app.git",
+        ),
+        ("git@git.example:org/app.git", "ssh://git.example/org/app.git"),
+        ("/srv/git/app.git", "file:///srv/git/app.git"),
+        ("file:///srv/git/app.git", "file:///srv/git/app.git"),
+    ],
+)
+def test_a_repository_uri_never_carries_credentials(git_url: str, uri: str) -> None:
+    assert repository_uri(git_url) == uri

@@ -20,12 +20,15 @@ from quart_schema import validate_querystring, validate_response
 
 from crafting_table import __version__
 from crafting_table.ledger import findings as finding_store
+from crafting_table.ledger import projects as project_store
+from crafting_table.ledger.jobs import JobRow
 from crafting_table.models import Strict
 from crafting_table.parsers.base import Kind, Severity
 from crafting_table.sarif_export import to_sarif
 from crafting_table.server.access import visible_job
 from crafting_table.server.app import context
 from crafting_table.server.openapi import document_answer
+from crafting_table.urls import repository_uri
 
 blueprint = Blueprint("findings", __name__)
 
@@ -109,9 +112,28 @@ async def sarif(job_id: str, query_args: FindingQuery) -> Response:
     """The same findings as a SARIF 2.1.0 log, for code-scanning viewers.
 
     Takes the same filters as ``/jobs/{id}/findings``. Paths are relative
-    to the subproject, which SARIF calls ``SRCROOT``.
+    to the subproject, which SARIF calls ``SRCROOT``. The commit and the
+    repository (without credentials) are the runs' version control
+    provenance; a job that found nothing has one empty run.
     """
     rows, _ = await _selected(job_id, query_args)
-    log = to_sarif([row.to_dict() for row, _ in rows], tool_version=__version__)
+    job = await visible_job(job_id)
+    log = to_sarif(
+        [row.to_dict() for row, _ in rows],
+        tool_version=__version__,
+        provenance=await _provenance(job),
+    )
     body = json.dumps(log, ensure_ascii=False)
     return Response(body, mimetype="application/sarif+json")
+
+
+async def _provenance(job: JobRow) -> dict[str, str] | None:
+    """The job's commit as SARIF ``versionControlDetails``, if it has one."""
+    project = await context().ledger.read(project_store.get, job.project_name)
+    uri = repository_uri(project.spec.git_url) if project else None
+    if not job.sha or uri is None:
+        return None
+    details = {"repositoryUri": uri, "revisionId": job.sha}
+    if job.ref:
+        details["branch"] = job.ref
+    return details

@@ -271,3 +271,7 @@ async def test_sarif_export_is_valid(admin: httpx.AsyncClient, make_repo: Any) -
     results = [r for run in log["runs"] for r in run["results"]]
     assert len(results) == 2
     assert {r["ruleId"] for r in results} == {"F401"}
+    [run] = log["runs"]
+    [commit] = run["versionControlProvenance"]
+    assert commit["revisionId"] == job["sha"]
+    assert commit["repositoryUri"] == Path(repo.url).as_uri()
