@@ -9,11 +9,17 @@ from pathlib import Path
 from typing import Any
 
 from crafting_table.cli.connection import segment
-from crafting_table.cli.output import dash, when
+from crafting_table.cli.output import Cell, dash, when
 from crafting_table.cli.session import Commands, Session, add_command
 from crafting_table.errors import UsageError
 
 RECIPES = ("build", "test", "lint", "audit")
+# The switches of a project's patch_policy, as ``show`` words them.
+PATCH_PERMISSIONS = (
+    ("may_edit_tests", "edit tests"),
+    ("may_add_skip_markers", "add skip markers"),
+    ("may_edit_lint_config", "edit lint config"),
+)
 
 
 def register(commands: Commands, common: argparse.ArgumentParser) -> None:
@@ -143,7 +149,12 @@ def list_projects(session: Session) -> int:
 
 
 def show_project(session: Session) -> int:
-    """A project's settings and a table of its subprojects' recipes."""
+    """Everything a project holds but its webhook secret.
+
+    Its settings as fields, then a table of its schedules (when it has
+    any) and one of its subprojects' recipes. The secret is only said to
+    be set or not: the API never gives it back.
+    """
     with session.client() as client:
         answer = client.call("GET", f"/projects/{segment(session.args.name)}")
     if session.args.json:
@@ -151,27 +162,57 @@ def show_project(session: Session) -> int:
         return 0
     p = answer["project"]
     out = session.out
-    notify = p["notify"]
-    out.fields(
-        [
-            ("name", p["name"]),
-            ("owner", p["owner"]),
-            ("git url", p["git_url"]),
-            ("default branch", p["default_branch"]),
-            ("languages", dash(p["languages"])),
-            ("notify", dash(notify["email"])),
-            ("notify on", dash(notify["on"])),
-            ("auto patch", dash(notify["auto_patch"])),
-            ("on push", dash(p["on_push"])),
-            ("webhook secret", "set" if p["has_webhook_secret"] else "-"),
-            ("max jobs", dash(p["max_concurrent_jobs"])),
-            ("created", when(p["created_at"])),
-            ("updated", when(p["updated_at"])),
-        ]
-    )
+    out.fields(_settings(p))
+
+    schedules = p["schedules"]
+    if schedules:
+        out.line()
+        out.table(
+            ["RECIPE", "SUBPROJECT", "TZ", "CRON"],
+            [
+                [s["recipe"], dash(s["subproject"]), s["tz"], s["cron"]]
+                for s in schedules
+            ],
+        )
     out.line()
-    rows: list[list[str | tuple[str, str]]] = []
-    for sub in p["subprojects"]:
+    out.table(
+        ["SUBPROJECT", "LANGUAGE", "RECIPE", "TIMEOUT", "LIMITS", "COMMAND"],
+        _recipe_rows(p["subprojects"]),
+        empty="no subproject defines a recipe",
+    )
+    return 0
+
+
+def _settings(p: dict[str, Any]) -> list[tuple[str, str]]:
+    notify = p["notify"]
+    policy = p["patch_policy"]
+    allowed = [words for key, words in PATCH_PERMISSIONS if policy.get(key)]
+    return [
+        ("name", p["name"]),
+        ("owner", p["owner"]),
+        ("git url", p["git_url"]),
+        ("default branch", p["default_branch"]),
+        ("languages", dash(p["languages"])),
+        ("notify", dash(notify["email"])),
+        ("notify on", dash(notify["on"])),
+        ("auto patch", dash(notify["auto_patch"])),
+        ("patches may", ", ".join(allowed) or "only fix the finding's file"),
+        ("on push", dash(p["on_push"])),
+        ("push paths only", dash(p["push_paths_only"])),
+        ("cancel superseded", dash(p["cancel_superseded"])),
+        ("webhook secret", "set" if p["has_webhook_secret"] else "-"),
+        ("commit status", dash(p["commit_status"])),
+        ("max jobs", dash(p["max_concurrent_jobs"])),
+        ("schedules", dash(len(p["schedules"]) or None)),
+        ("created", when(p["created_at"])),
+        ("updated", when(p["updated_at"])),
+    ]
+
+
+def _recipe_rows(subprojects: list[dict[str, Any]]) -> list[list[Cell]]:
+    rows: list[list[Cell]] = []
+    for sub in subprojects:
+        bounds = _limits(sub["limits"])
         for recipe in RECIPES:
             if sub.get(recipe):
                 rows.append(
@@ -180,15 +221,21 @@ def show_project(session: Session) -> int:
                         sub["language"],
                         recipe,
                         f"{sub['timeout_secs']}s",
+                        bounds,
                         sub[recipe],
                     ]
                 )
-    out.table(
-        ["SUBPROJECT", "LANGUAGE", "RECIPE", "TIMEOUT", "COMMAND"],
-        rows,
-        empty="no subproject defines a recipe",
-    )
-    return 0
+    return rows
+
+
+def _limits(limits: dict[str, Any]) -> str:
+    """``memory=512MB,pids=256``; ``-`` when the service's defaults apply."""
+    parts = []
+    if limits.get("memory_mb"):
+        parts.append(f"memory={limits['memory_mb']}MB")
+    if limits.get("pids"):
+        parts.append(f"pids={limits['pids']}")
+    return ",".join(parts) or "-"
 
 
 def delete_project(session: Session) -> int:

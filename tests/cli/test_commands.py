@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -118,7 +119,7 @@ async def test_project_register_list_show_update_delete(
 
     shown = await cli("project", "show", "alpha")
     assert shown.status == 0
-    assert "default branch: main" in shown.out
+    assert re.search(r"^default branch: +main$", shown.out, re.MULTILINE)
     recipes = [columns(line)[:3] for line in shown.out.splitlines() if line[:2] == ". "]
     assert recipes == [[".", "python", "test"], [".", "python", "lint"]]
     assert RUFF in shown.out
@@ -140,6 +141,81 @@ async def test_project_register_list_show_update_delete(
     deleted = await cli("project", "delete", "alpha", "--yes")
     assert (deleted.status, deleted.out) == (0, "deleted project 'alpha'\n")
     assert (await admin.get("/projects/alpha")).status_code == 404
+
+
+async def test_project_show_lists_every_setting_but_the_secret(
+    cli: Cli, make_repo: Any, tmp_path: Path
+) -> None:
+    secret = "hush-hush-webhook"
+    path = recipe_file(
+        tmp_path,
+        make_repo(),
+        notify={"email": ["ops@example.com"], "on": ["test_fail"], "auto_patch": True},
+        webhook_secret=secret,
+        on_push=["test", "lint"],
+        push_paths_only=False,
+        max_concurrent_jobs=3,
+        commit_status=False,
+        patch_policy={"may_edit_tests": True, "may_edit_lint_config": True},
+        schedules=[
+            {"cron": "0 3 * * *", "tz": "Europe/Berlin", "recipe": "lint"},
+            {"cron": "*/15 * * * 1-5", "recipe": "test", "subproject": "."},
+        ],
+    )
+    spec = json.loads(path.read_text())
+    spec["subprojects"][0]["limits"] = {"memory_mb": 512, "pids": 64}
+    path.write_text(json.dumps(spec))
+    assert (await cli("project", "register", "-f", str(path))).status == 0
+
+    shown = await cli("project", "show", "alpha")
+
+    assert shown.status == 0
+    settings, schedules, recipes = shown.out.split("\n\n")
+    fields = {
+        name: value.strip()
+        for name, value in (line.split(":", 1) for line in settings.splitlines())
+    }
+    assert {
+        name: fields[name]
+        for name in (
+            "notify",
+            "notify on",
+            "auto patch",
+            "patches may",
+            "on push",
+            "push paths only",
+            "cancel superseded",
+            "webhook secret",
+            "commit status",
+            "max jobs",
+            "schedules",
+        )
+    } == {
+        "notify": "ops@example.com",
+        "notify on": "test_fail",
+        "auto patch": "yes",
+        "patches may": "edit tests, edit lint config",
+        "on push": "test,lint",
+        "push paths only": "no",
+        "cancel superseded": "yes",
+        "webhook secret": "set",
+        "commit status": "no",
+        "max jobs": "3",
+        "schedules": "2",
+    }
+    assert [columns(line) for line in schedules.splitlines()] == [
+        ["RECIPE", "SUBPROJECT", "TZ", "CRON"],
+        ["lint", "-", "Europe/Berlin", "0", "3", "*", "*", "*"],
+        ["test", ".", "UTC", "*/15", "*", "*", "*", "1-5"],
+    ]
+    assert columns(recipes.splitlines()[1])[:5] == [
+        ".",
+        "python",
+        "test",
+        "1800s",
+        "memory=512MB,pids=64",
+    ]
+    assert secret not in shown.out
 
 
 async def test_project_register_reads_standard_input(
