@@ -9,7 +9,14 @@ from crafting_table.cli.connection import segment
 from crafting_table.cli.follow import EXIT_CANCELED as EXIT_INTERRUPTED
 from crafting_table.cli.follow import exit_status, follow
 from crafting_table.cli.output import Cell, dash, duration, status_cell, when
-from crafting_table.cli.session import Commands, Session, add_command, page_size
+from crafting_table.cli.session import (
+    Commands,
+    Session,
+    add_command,
+    add_page_options,
+    note_next_page,
+    page_params,
+)
 
 STATUSES = ("queued", "running", "succeeded", "failed", "timed_out", "canceled")
 RECIPES = ("build", "test", "lint", "audit")
@@ -95,13 +102,7 @@ def register(commands: Commands, common: argparse.ArgumentParser) -> None:
     list_cmd.add_argument("--project", help="only this project's jobs")
     list_cmd.add_argument("--status", choices=STATUSES, help="only this status")
     list_cmd.add_argument("--recipe", choices=RECIPES, help="only this recipe")
-    list_cmd.add_argument(
-        "--limit",
-        type=page_size,
-        default=50,
-        metavar="N",
-        help="at most N jobs (50, up to 500)",
-    )
+    add_page_options(list_cmd, "jobs")
 
 
 def run(session: Session) -> int:
@@ -243,12 +244,13 @@ def cancel(session: Session) -> int:
 
 
 def list_jobs(session: Session) -> int:
-    """The newest jobs the token can see, filtered."""
+    """The newest jobs the token can see, filtered, a page at a time.
+
+    A page that has more after it ends with a note naming the ``--before``
+    cursor of the next one.
+    """
     args = session.args
-    params: dict[str, str | int] = {"limit": args.limit}
-    for key in ("project", "status", "recipe"):
-        if getattr(args, key) is not None:
-            params[key] = getattr(args, key)
+    params = page_params(args, "project", "status", "recipe")
     with session.client() as client:
         answer = client.call("GET", "/jobs", params=params)
     if args.json:
@@ -269,6 +271,7 @@ def list_jobs(session: Session) -> int:
         [_job_row(job) for job in answer["jobs"]],
         empty="no jobs match",
     )
+    note_next_page(session, answer)
     return 0
 
 

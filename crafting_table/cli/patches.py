@@ -7,7 +7,14 @@ from typing import Any
 
 from crafting_table.cli.connection import segment
 from crafting_table.cli.output import dash, status_cell, when
-from crafting_table.cli.session import Commands, Session, add_command, page_size
+from crafting_table.cli.session import (
+    Commands,
+    Session,
+    add_command,
+    add_page_options,
+    note_next_page,
+    page_params,
+)
 
 STATUSES = (
     "drafting",
@@ -41,13 +48,7 @@ def register(commands: Commands, common: argparse.ArgumentParser) -> None:
     )
     list_cmd.add_argument("--project", help="only this project's attempts")
     list_cmd.add_argument("--status", choices=STATUSES, help="only this status")
-    list_cmd.add_argument(
-        "--limit",
-        type=page_size,
-        default=50,
-        metavar="N",
-        help="at most N attempts (50, up to 500)",
-    )
+    add_page_options(list_cmd, "attempts", cursor=int)
 
     show_cmd = add_command(
         actions, "show", show, common, "one attempt with its diff and outcome"
@@ -69,12 +70,13 @@ def run(session: Session) -> int:
 
 
 def list_patches(session: Session) -> int:
-    """The newest attempts the token can see, filtered."""
+    """The newest attempts the token can see, filtered, a page at a time.
+
+    A page that has more after it ends with a note naming the ``--before``
+    cursor of the next one.
+    """
     args = session.args
-    params: dict[str, str | int] = {"limit": args.limit}
-    for key in ("project", "status"):
-        if getattr(args, key) is not None:
-            params[key] = getattr(args, key)
+    params = page_params(args, "project", "status")
     with session.client() as client:
         answer = client.call("GET", "/patches", params=params)
     if args.json:
@@ -97,6 +99,7 @@ def list_patches(session: Session) -> int:
         ],
         empty="no patch attempts match",
     )
+    note_next_page(session, answer)
     return 0
 
 

@@ -123,3 +123,48 @@ def page_size(value: str) -> int:
             f"{value!r} is not a count from 1 to {MAX_PAGE}"
         )
     return count
+
+
+def add_page_options(
+    parser: argparse.ArgumentParser,
+    noun: str,
+    cursor: Callable[[str], str | int] = str,
+) -> None:
+    """Add ``--limit`` and ``--before`` to a listing of ``noun``, newest first.
+
+    ``cursor`` is the type of the API's ``next`` for that listing.
+    """
+    parser.add_argument(
+        "--limit",
+        type=page_size,
+        default=50,
+        metavar="N",
+        help=f"at most N {noun} (50, up to 500)",
+    )
+    parser.add_argument(
+        "--before",
+        type=cursor,
+        metavar="CURSOR",
+        help="the next (older) page: the cursor the previous page ended with",
+    )
+
+
+def page_params(args: argparse.Namespace, *filters: str) -> dict[str, str | int]:
+    """The query of a listing: ``--limit``, ``--before`` and the ``filters`` given."""
+    params: dict[str, str | int] = {"limit": args.limit}
+    for key in ("before", *filters):
+        value = getattr(args, key)
+        if value is not None:
+            params[key] = value
+    return params
+
+
+def note_next_page(session: Session, answer: Mapping[str, object]) -> None:
+    """Say on standard error how to ask for the page after ``answer``, if any.
+
+    Standard error, so that the table on standard output stays only rows;
+    with ``--json`` the cursor is the answer's ``next``.
+    """
+    cursor = answer.get("next")
+    if cursor is not None:
+        session.out.note(f"more: add --before {cursor} for the next page")

@@ -435,6 +435,29 @@ async def test_job_show_log_list_and_cancel(
 # -- findings ---------------------------------------------------------------
 
 
+async def test_job_list_pages_back_with_before(
+    cli: Cli, admin: httpx.AsyncClient, make_repo: Any
+) -> None:
+    await register(admin, make_repo(), test="true")
+    oldest, middle, newest = [
+        (await run_job(admin, "demo", recipe="test"))["job"]["id"] for _ in range(3)
+    ]
+
+    first = await cli("job", "list", "--limit", "2")
+    assert [columns(row)[0] for row in first.out.splitlines()[1:]] == [newest, middle]
+    assert first.err == f"more: add --before {middle} for the next page\n"
+    second = await cli("job", "list", "--limit", "2", "--before", middle)
+    assert [columns(row)[0] for row in second.out.splitlines()[1:]] == [oldest]
+    assert second.err == ""
+
+    as_json = await cli("job", "list", "--limit", "1", "--before", newest, "--json")
+    assert [job["id"] for job in as_json.json()["jobs"]] == [middle]
+    assert as_json.json()["next"] == middle
+    refused = await cli("job", "list", "--before", "not-a-job-id")
+    assert refused.status == 1
+    assert "before" in refused.err
+
+
 async def test_findings_table_filters_json_and_sarif(
     cli: Cli, admin: httpx.AsyncClient, make_repo: Any
 ) -> None:

@@ -135,6 +135,10 @@ async def test_patch_run_list_and_show_a_real_attempt(
     only_opened = await cli("patch", "list", "--status", "pr_opened", "--json")
     assert [a["id"] for a in only_opened.json()["patches"]] == [int(first)]
     assert (await cli("patch", "list", "--project", "nope")).out == ""
+    newest = await cli("patch", "list", "--limit", "1")
+    assert newest.err == f"more: add --before {second['id']} for the next page\n"
+    older = await cli("patch", "list", "--before", str(second["id"]))
+    assert [row.split()[0] for row in older.out.splitlines()[1:]] == [first]
 
     again = await cli("patch", "show", first)
     assert again.status == 0
