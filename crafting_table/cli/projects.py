@@ -1,4 +1,10 @@
-"""``crafting-table project register | update | list | show | delete``."""
+"""``crafting-table project register | update | list | show | delete``.
+
+Every sub-command that acts on one project takes its name after the
+sub-command: ``project show NAME``, ``project update NAME -f FILE``. For
+``register`` and ``update`` it may be left out, and the file's ``name``
+says which project.
+"""
 
 from __future__ import annotations
 
@@ -32,6 +38,13 @@ def register(commands: Commands, common: argparse.ArgumentParser) -> None:
         ("update", update_project, "replace a project's settings from a recipe file"),
     ):
         command = add_command(actions, name, handler, common, help_text)
+        # Optional: a recipe file carries its name, and scripts written
+        # before the name was taken here give only the file.
+        command.add_argument(
+            "name",
+            nargs="?",
+            help="the project's name (default: the file's 'name')",
+        )
         command.add_argument(
             "-f",
             "--file",
@@ -83,22 +96,54 @@ def read_spec(path: str) -> dict[str, Any]:
 
 
 def register_project(session: Session) -> int:
-    """Register the project of the recipe file; the caller's token owns it."""
-    spec = read_spec(session.args.file)
+    """Register the project of the recipe file; the caller's token owns it.
+
+    Raises:
+        UsageError: the file cannot be read, or names another project.
+    """
+    spec = named_spec(session.args.file, session.args.name)
     with session.client() as client:
         answer = client.call("POST", "/projects", body=spec)
     return _report(session, answer, "registered")
 
 
 def update_project(session: Session) -> int:
-    """Replace a project's settings with those of the recipe file."""
-    spec = read_spec(session.args.file)
+    """Replace a project's settings with those of the recipe file.
+
+    Raises:
+        UsageError: the file cannot be read, or names another project.
+    """
+    spec = named_spec(session.args.file, session.args.name)
     name = spec.get("name")
     if not isinstance(name, str) or not name:
-        raise UsageError(f"{session.args.file!r} has no 'name' naming the project")
+        raise UsageError(
+            f"{session.args.file!r} has no 'name' naming the project; "
+            "give the name after 'update' or add it to the file"
+        )
     with session.client() as client:
         answer = client.call("PUT", f"/projects/{segment(name)}", body=spec)
     return _report(session, answer, "updated")
+
+
+def named_spec(path: str, name: str | None) -> dict[str, Any]:
+    """The recipe file at ``path`` naming project ``name`` (None: its own).
+
+    A file without a ``name`` takes the one given on the command line.
+
+    Raises:
+        UsageError: the file cannot be read, or names another project than
+            the one given.
+    """
+    spec = read_spec(path)
+    if name is None:
+        return spec
+    named = spec.get("name")
+    if named is not None and named != name:
+        raise UsageError(
+            f"{path!r} names project {named!r}, not {name!r}; "
+            "a project cannot be renamed, so make the two agree"
+        )
+    return {**spec, "name": name}
 
 
 def _report(session: Session, answer: dict[str, Any], verb: str) -> int:

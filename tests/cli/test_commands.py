@@ -218,6 +218,55 @@ async def test_project_show_lists_every_setting_but_the_secret(
     assert secret not in shown.out
 
 
+@pytest.mark.parametrize(
+    ("argv", "in_file", "branch"),
+    [
+        (("project", "update", "alpha"), "alpha", "develop"),
+        (("project", "update", "alpha"), None, "develop"),
+        (("project", "update"), "alpha", "develop"),
+        (("project", "update", "beta"), "alpha", "main"),
+        (("project", "update"), None, "main"),
+    ],
+    ids=[
+        "name-and-file-agree",
+        "name-given-file-has-none",
+        "file-names-it",
+        "name-and-file-differ",
+        "no-name-anywhere",
+    ],
+)
+async def test_project_update_takes_the_name_like_show_and_delete(
+    cli: Cli,
+    admin: httpx.AsyncClient,
+    make_repo: Any,
+    tmp_path: Path,
+    argv: tuple[str, ...],
+    in_file: str | None,
+    branch: str,
+) -> None:
+    path = recipe_file(tmp_path, make_repo())
+    assert (await cli("project", "register", "-f", str(path))).status == 0
+    spec = {**json.loads(path.read_text()), "default_branch": "develop"}
+    if in_file is None:
+        del spec["name"]
+    path.write_text(json.dumps(spec))
+
+    ran = await cli(*argv, "-f", str(path))
+
+    stored = (await admin.get("/projects/alpha")).json()["project"]
+    assert stored["default_branch"] == branch
+    if branch == "develop":
+        assert (ran.status, ran.out) == (
+            0,
+            "updated project 'alpha' (1 subproject, owner 'admin')\n",
+        )
+    else:
+        assert ran.status == 2
+        assert ran.out == ""
+        assert ran.err.startswith("crafting-table: ")
+        assert "'name'" in ran.err or "names project 'alpha', not 'beta'" in ran.err
+
+
 async def test_project_register_reads_standard_input(
     cli: Cli,
     admin: httpx.AsyncClient,
