@@ -2,19 +2,25 @@
 
 ``--output-format=json`` prints a pretty-printed array; each element has
 ``code``, ``message``, ``filename`` (absolute) and a 1-based ``location``. A
-syntax error has no code. Newer ruff versions say ``severity``; older ones
-do not, and their diagnostics are warnings, syntax errors errors.
+syntax error has no code (``invalid-syntax`` in newer versions).
 
 Without ``--output-format`` (the way recipes are usually written) ruff
-prints the ``full`` text format, a header ``F401 [*] message`` followed by
-a `` --> file:line:col`` pointer and a code frame; ``concise`` puts it on one
-line, ``file:line:col: F401 [*] message``. Text findings are warnings.
+prints the ``full`` text format, a header ``F401 [*] message`` (or
+``invalid-syntax: message``) followed by a `` --> file:line:col`` pointer,
+a code frame and a ``help:`` line with the fix it suggests; ``concise``
+puts it on one line, ``file:line:col: F401 [*] message``.
+
+Every diagnostic is an error, whatever the format: that is what ruff itself
+says in its JSON (``severity``, in newer versions) and SARIF output, and
+any diagnostic fails its run. A recipe that switches formats keeps its
+findings' severities.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any, ClassVar
 
 from crafting_table.parsers.base import (
@@ -28,12 +34,17 @@ from crafting_table.parsers.base import (
 
 __all__ = ["RuffParser", "RuffTextParser"]
 
-_CONCISE = re.compile(
-    r"^(?P<file>[^\s:][^:]*):(?P<line>\d+):(?P<column>\d+): "
-    r"(?P<code>[A-Z]+[0-9]+) (?:\[\*\] )?(?P<message>.+)$"
+# A rule code (F401, with [*] when ruff can fix it) or a syntax error.
+_DIAGNOSTIC = (
+    r"(?:(?P<code>[A-Z]{1,5}[0-9]{1,5}) (?:\[\*\] )?|(?P<syntax>invalid-syntax): )"
+    r"(?P<message>.+)"
 )
-_HEADER = re.compile(r"^(?P<code>[A-Z]{1,5}[0-9]{1,5}) (?:\[\*\] )?(?P<message>.+)$")
+_CONCISE = re.compile(
+    r"^(?P<file>[^\s:][^:]*):(?P<line>\d+):(?P<column>\d+): " + _DIAGNOSTIC + "$"
+)
+_HEADER = re.compile("^" + _DIAGNOSTIC + "$")
 _POINTER = re.compile(r"^\s*--> (?P<file>.+?):(?P<line>\d+):(?P<column>\d+)$")
+_HELP = re.compile(r"^help: (?P<fix>.+)$")
 
 
 class RuffParser(ToolParser):
@@ -55,7 +66,7 @@ class RuffParser(ToolParser):
         location = value["location"]
         fix = value.get("fix")
         suggestion = fix.get("message") if isinstance(fix, dict) else None
-        severity: Severity = "warning" if code else "error"
+        severity: Severity = "error"
         if value.get("severity") in ("error", "warning", "info"):
             severity = value["severity"]
         return (
@@ -104,28 +115,38 @@ class RuffTextParser(ToolParser):
     def __init__(self, ctx: ParseContext) -> None:
         super().__init__(ctx)
         self._header: tuple[str, str] | None = None
+        # A full-format finding waits for its frame's help: line (the fix).
+        self._held: Finding | None = None
 
     def feed_text(self, line: str) -> Iterable[Finding]:
         header, self._header = self._header, None
         if header is not None and (pointer := _POINTER.match(line)) is not None:
-            return (
-                self._make(
-                    pointer["file"], pointer["line"], pointer["column"], *header
-                ),
+            done = self.finish()
+            self._held = self._make(
+                pointer["file"], pointer["line"], pointer["column"], *header
             )
+            return done
+        if self._held is not None and (help_line := _HELP.match(line)):
+            self._held = replace(self._held, suggested_fix=help_line["fix"][:1000])
+            return self.finish()
         if (concise := _CONCISE.match(line)) is not None:
             return (
+                *self.finish(),
                 self._make(
                     concise["file"],
                     concise["line"],
                     concise["column"],
-                    concise["code"],
-                    concise["message"],
+                    *_code_and_message(concise),
                 ),
             )
         if (match := _HEADER.match(line)) is not None:
-            self._header = (match["code"], match["message"])
+            self._header = _code_and_message(match)
+            return self.finish()
         return ()
+
+    def finish(self) -> Iterable[Finding]:
+        held, self._held = self._held, None
+        return () if held is None else (held,)
 
     def _make(
         self, path: str, line: str, column: str, code: str, message: str
@@ -133,7 +154,7 @@ class RuffTextParser(ToolParser):
         file, outside = self.place(path)
         return Finding(
             kind="lint",
-            severity="warning",
+            severity="error",
             message=message[:1000],
             file=file,
             line=int(line) or None,
@@ -143,3 +164,7 @@ class RuffTextParser(ToolParser):
             tool=self.tool,
             raw={"text": f"{code} {message}"},
         )
+
+
+def _code_and_message(match: re.Match[str]) -> tuple[str, str]:
+    return match["code"] or match["syntax"], match["message"]

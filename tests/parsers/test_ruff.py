@@ -74,6 +74,49 @@ def test_text_formats(name: str) -> None:
     assert findings[2].message == "Local variable `l` is assigned to but never used"
 
 
+def test_json_and_text_agree_on_severity_and_fix() -> None:
+    as_json = parse("python", "lint", sample_lines("ruff", "check.log"), workdir=PY)
+    as_text = parse("python", "lint", sample_lines("ruff", "full.log"), workdir=PY)
+
+    assert [f.severity for f in as_text] == [f.severity for f in as_json]
+    assert {f.severity for f in as_text} == {"error"}
+    assert [f.suggested_fix for f in as_text] == [f.suggested_fix for f in as_json]
+    assert as_text[0].suggested_fix == "Remove unused import: `os`"
+
+
+@pytest.mark.parametrize(
+    "log",
+    [
+        pytest.param(
+            [
+                "invalid-syntax: unexpected EOF while parsing\n",
+                " --> app.py:3:7\n",
+                "  |\n",
+                "3 | x = (\n",
+                "  |      ^\n",
+                "\n",
+                "Found 1 error.\n",
+            ],
+            id="full",
+        ),
+        pytest.param(
+            ["app.py:3:7: invalid-syntax: unexpected EOF while parsing\n"],
+            id="concise",
+        ),
+    ],
+)
+def test_a_syntax_error_in_text_is_a_finding(log: list[str]) -> None:
+    [finding] = parse("python", "lint", log, workdir=PY, exit_code=1)
+
+    assert (finding.file, finding.line, finding.code) == (
+        "app.py",
+        3,
+        "invalid-syntax",
+    )
+    assert finding.message == "unexpected EOF while parsing"
+    assert finding.severity == "error"
+
+
 def test_a_code_like_line_without_a_pointer_is_not_a_finding() -> None:
     log = ["E501 is the rule we ignore\n", "\n", "nothing else\n"]
     assert parse("python", "lint", log, exit_code=0) == []
