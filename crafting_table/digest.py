@@ -231,6 +231,7 @@ def digest_job(
         ref=job.ref,
         sha=job.sha,
         trigger=job.trigger,
+        error=job.error if job.status != "succeeded" else None,
         duration_secs=_duration(job),
         finished_at=iso(job.finished_at),
         events=events,
@@ -350,8 +351,10 @@ def render_text(digest: ProjectDigest) -> str:
     for job in digest.jobs:
         lines.append(
             f"{job.status.upper()}  {job.recipe}  {one_line(job.subproject, 200)}"
-            f"  @ {_short(job.sha)}  ({_seconds(job.duration_secs)})"
+            f"  @ {_short(job.sha)} ({_origin(job)})  ({_seconds(job.duration_secs)})"
         )
+        if job.error:
+            lines.append(f"  error: {one_line(job.error, 500)}")
         lines.append(f"  selected by: {', '.join(job.events)}")
         lines.append(f"  findings: {_counts_text(job.counts)}")
         if job.new_findings:
@@ -372,13 +375,20 @@ def render_text(digest: ProjectDigest) -> str:
                     f"    #{patch.id} attempt {patch.attempt_number}: "
                     f"{patch.status} {target}".rstrip()
                 )
+        lines.append(f"  see: crafting-table job show {job.id}")
         if job.url:
-            lines.append(f"  job: {job.url}")
-            lines.append(f"  findings: {job.findings_url}")
+            # No page to open: the API answers these with a bearer token.
+            lines.append(f"  API (with a bearer token): {job.url}")
+            lines.append(f"    and {job.findings_url}")
         lines.append("")
     if digest.more_jobs:
         lines.append(f"... and {digest.more_jobs} more job(s); see GET /jobs.")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _origin(job: DigestJob) -> str:
+    """Where the commit came from and what started the job: ``main, push``."""
+    return f"{one_line(job.ref, 200) if job.ref else 'no branch'}, {job.trigger}"
 
 
 def _e(value: object) -> str:
@@ -409,14 +419,25 @@ def _job_html(job: DigestJob) -> list[str]:
     head = (
         f"<strong>{_e(job.status.upper())}</strong> {_e(job.recipe)} "
         f"<code>{_e(job.subproject)}</code> @ <code>{_e(_short(job.sha))}</code> "
-        f"({_e(_seconds(job.duration_secs))})"
+        f"({_e(_origin(job))}) ({_e(_seconds(job.duration_secs))})"
     )
     out = [
         "<li>",
-        f"<p>{_link(job.url, job.id)}: {head}</p>",
-        f"<p>selected by: {_e(', '.join(job.events))}; findings: "
-        f"{_link(job.findings_url, _counts_text(job.counts))}</p>",
+        f"<p><code>{_e(job.id)}</code>: {head}</p>",
     ]
+    if job.error:
+        out.append(f"<p>error: {_e(one_line(job.error, 500))}</p>")
+    out.append(
+        f"<p>selected by: {_e(', '.join(job.events))}; findings: "
+        f"{_e(_counts_text(job.counts))}</p>"
+    )
+    see = f"<code>crafting-table job show {_e(job.id)}</code>"
+    if job.url:
+        see += (
+            f"; API, with a bearer token: {_link(job.url, 'job')}, "
+            f"{_link(job.findings_url, 'findings')}"
+        )
+    out.append(f"<p>see: {see}</p>")
     if job.new_findings:
         out.append("<p>new since the previous run:</p><ul>")
         out.extend(_finding_html(f) for f in job.new_findings)

@@ -642,7 +642,8 @@ class DigestJob(BaseModel):
 
     ``new_findings`` and ``cves`` are capped; ``more_new_findings`` counts
     the new findings left out. ``url`` and ``findings_url`` are set when
-    CRAFTING_PUBLIC_URL is.
+    CRAFTING_PUBLIC_URL is. ``error`` is why the job failed, when the
+    service knows (an unknown branch, a deadline, a parse that failed).
     """
 
     id: str
@@ -652,6 +653,7 @@ class DigestJob(BaseModel):
     ref: str | None
     sha: str | None
     trigger: str
+    error: str | None = None
     duration_secs: float | None
     finished_at: str | None
     events: list[NotifyEvent]

@@ -421,3 +421,25 @@ async def test_long_lists_are_cut_but_counted(
 def test_an_unset_notify_on_shows_the_default_events() -> None:
     assert Notify().on == ["audit_fail", "cve_found", "patch_drafted"]
     assert Notify(on=[]).events() == Notify().on
+
+
+async def test_a_job_says_its_branch_trigger_and_why_it_failed(ledger: Ledger) -> None:
+    await add_project(ledger, on=["nightly_summary"])
+    job = await add_job(ledger, "test", "failed", START + 5, sha=None)
+    why = "unknown branch 'nobranch': no such branch in the repository"
+    await ledger.write(
+        lambda conn: conn.execute(
+            "UPDATE jobs SET ref = 'nobranch', error = ? WHERE id = ?", (why, job.id)
+        )
+    )
+
+    [activity] = await ledger.read(store.activity, START, END)
+    digest = compose(activity, DAY, public_url="https://ct.example.com")
+    text, page = _parts(_parse(build_message(digest, sender="a@b.c", now=NOW)))
+
+    assert "@ (no commit) (nobranch, api)" in text
+    assert f"  error: {why}" in text
+    assert f"  see: crafting-table job show {job.id}" in text
+    assert "with a bearer token" in text
+    assert "(nobranch, api)" in page
+    assert "error: unknown branch &#x27;nobranch&#x27;" in page
