@@ -416,6 +416,64 @@ async def test_api_errors_are_tool_errors(
     assert (await call(session, "get_project", name="demo"))["project"]["name"]
 
 
+@pytest.mark.parametrize(
+    ("tool", "arguments", "expected"),
+    [
+        (
+            "read_log",
+            {"job_id": "j1", "max_bytes": 300},
+            "argument 'max_bytes' must be an integer from 1024 to 262144 "
+            "(got 300); pass one in that range, or leave it out for the "
+            "default 16384",
+        ),
+        (
+            "read_log",
+            {"job_id": "j1", "offset": -1},
+            "argument 'offset' must be an integer of at least 0 (got -1); pass one "
+            "in that range, or leave it out for the default 0",
+        ),
+        (
+            "list_jobs",
+            {"limit": 501},
+            "argument 'limit' must be an integer from 1 to 500 (got 501); ",
+        ),
+        (
+            "list_jobs",
+            {"status": "lost", "limit": 501},
+            "argument 'status' must be 'queued', 'running', ",
+        ),
+        ("get_job", {}, "argument 'job_id' is required; pass it"),
+        (
+            "get_patch",
+            {"attempt_id": "four"},
+            "argument 'attempt_id' must be a valid integer",
+        ),
+    ],
+    ids=[
+        "below-minimum",
+        "negative-offset",
+        "above-maximum",
+        "not-a-choice-and-more",
+        "missing",
+        "wrong-type",
+    ],
+)
+async def test_refused_arguments_name_the_argument_and_what_it_must_be(
+    session: ClientSession, tool: str, arguments: dict[str, Any], expected: str
+) -> None:
+    message = await fail(session, tool, **arguments)
+
+    assert message.startswith(f"Error executing tool {tool}: invalid_arguments: ")
+    assert expected in message
+    assert "pydantic" not in message
+    assert "\n" not in message
+    if len(arguments) == 2 and tool == "list_jobs":
+        assert message.endswith(
+            "(got 'lost'); correct it as the tool's schema says "
+            "(and problems with 'limit')"
+        )
+
+
 async def test_another_owners_project_is_not_found(
     session: ClientSession, admin: httpx.AsyncClient, make_repo: Any
 ) -> None:

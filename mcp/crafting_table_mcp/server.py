@@ -13,14 +13,18 @@ import os
 import sys
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Literal, cast, get_args
+from typing import Any, Literal, cast, get_args
 
 import anyio
-from mcp.server.mcpserver import MCPServer
-from mcp.types import ToolAnnotations
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
+from mcp.types import CallToolResult, InputRequiredResult, ToolAnnotations
+from pydantic import ValidationError
 
 from crafting_table_mcp import __version__
 from crafting_table_mcp.api import Config, open_api
+from crafting_table_mcp.arguments import describe
+from crafting_table_mcp.errors import InvalidArguments
 from crafting_table_mcp.tools import Tools
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
@@ -69,6 +73,35 @@ TOOLS: tuple[tuple[str, ToolAnnotations], ...] = (
 )
 
 
+class BridgeServer(MCPServer):
+    """The SDK's server, with refused arguments worded for the model."""
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context | None = None
+    ) -> CallToolResult | InputRequiredResult:
+        """Call tool ``name`` as the SDK does.
+
+        Raises:
+            InvalidArguments: ``arguments`` do not fit the tool's schema.
+            ToolError: as :meth:`MCPServer.call_tool`, for anything else.
+        """
+        try:
+            return await super().call_tool(name, arguments, context)
+        except UnexpectedToolError:
+            raise
+        except ToolError as exc:
+            # The SDK raises a ToolError caused by a ValidationError only
+            # when it checks the arguments; a tool's own are BridgeErrors.
+            cause = exc.__cause__
+            if not isinstance(cause, ValidationError):
+                raise
+            schema = next(
+                (t.input_schema for t in await self.list_tools() if t.name == name),
+                {},
+            )
+            raise InvalidArguments(name, describe(cause, schema)) from cause
+
+
 def build_server(config: Config, log_level: LogLevel = "WARNING") -> MCPServer:
     """An MCP server whose tools call the service ``config`` names.
 
@@ -87,7 +120,7 @@ def build_server(config: Config, log_level: LogLevel = "WARNING") -> MCPServer:
             finally:
                 tools.attach(None)
 
-    server: MCPServer = MCPServer(
+    server = BridgeServer(
         "crafting-table",
         title="crafting-table",
         instructions=INSTRUCTIONS,
