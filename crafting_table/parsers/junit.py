@@ -2,7 +2,11 @@
 
 Every ``testcase`` with a ``failure`` or ``error`` child is a ``test_fail``
 finding named ``classname.name`` (or ``name``), placed by the ``file`` and
-``line`` attributes that pytest (xunit1), Jest and others add. The files
+``line`` attributes that pytest (xunit1), Jest and others add. Where the
+``message`` does not say what was raised (pytest's "collection failure"),
+the first ``E   SomeError: ...`` line of the report's text is added; a case
+with no ``file`` is placed at the deepest traceback frame inside the
+subproject (``tests/test_x.py:3: in <module>``). The files
 are consulted only when the log itself named no failed test: most runners
 print what they also write to the report.
 
@@ -13,6 +17,7 @@ reports never need, and entity expansion attacks do) is skipped unread.
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -30,6 +35,12 @@ from crafting_table.parsers.base import (
 __all__ = ["JunitParser", "junit_files"]
 
 _PROLOG_BYTES = 64 * 1024
+# What was raised, as pytest prints it under a traceback.
+_RAISED = re.compile(
+    r"^E\s+(?P<text>[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt)\b.*)$",
+    re.MULTILINE,
+)
+_FRAME = re.compile(r"^(?P<file>[^\s:][^:\n]*):(?P<line>\d+): in ", re.MULTILINE)
 
 
 def junit_files(folder: Path) -> Iterator[Path]:
@@ -98,18 +109,34 @@ class JunitParser(ToolParser):
         name = case.get("name") or "?"
         classname = case.get("classname")
         test_id = f"{classname}.{name}" if classname else name
-        detail = (
-            as_str(problem.get("message")) or first_line(problem.text or "") or outcome
+        text = problem.text or ""
+        detail = first_line(
+            as_str(problem.get("message")) or first_line(text) or outcome
         )
+        raised = _RAISED.search(text)
+        if raised and raised["text"] not in detail:
+            detail = f"{detail}: {raised['text']}"
         file, outside = self.place(as_str(case.get("file")))
         line = case.get("line")
+        number = int(line) if line and line.isdigit() and int(line) > 0 else None
+        if file is None:
+            file, number = self._deepest_frame(text)
         return Finding(
             kind="test_fail",
             severity="error",
-            message=f"{test_id}: {first_line(detail)}"[:1000],
+            message=f"{test_id}: {detail}"[:1000],
             file=file,
-            line=int(line) if line and line.isdigit() and int(line) > 0 else None,
+            line=number,
             outside=outside,
             tool=self.tool,
             raw={"test_id": test_id, "outcome": outcome, "type": problem.get("type")},
         )
+
+    def _deepest_frame(self, text: str) -> tuple[str | None, int | None]:
+        """The last traceback frame in ``text`` inside the subproject."""
+        found: tuple[str | None, int | None] = (None, None)
+        for frame in _FRAME.finditer(text):
+            file, outside = self.place(frame["file"])
+            if file is not None and not outside:
+                found = (file, int(frame["line"]) or None)
+        return found

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -63,3 +66,28 @@ def test_report_files(
     (tmp_path / "report.xml").write_text(content, encoding="utf-8")
     findings = parse("python", "test", [], exit_code=0, reports_dir=tmp_path)
     assert [(f.raw["test_id"], f.file, f.line) for f in findings] == expected
+
+
+def test_a_collection_error_says_what_was_raised_and_where(tmp_path: Path) -> None:
+    project, reports = tmp_path / "project", tmp_path / "reports"
+    (project / "tests").mkdir(parents=True)
+    reports.mkdir()
+    (project / "tests" / "test_broken.py").write_text(
+        '"""A module whose import fails."""\n\nimport nonexistent_module_xyz\n'
+    )
+    subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", f"--junitxml={reports / 'r.xml'}"],
+        cwd=project,
+        env={**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"},
+        capture_output=True,
+        check=False,
+        timeout=120,
+    )
+
+    [finding] = parse("python", "test", [], workdir=project, reports_dir=reports)
+
+    assert finding.message == (
+        "tests.test_broken: collection failure: "
+        "ModuleNotFoundError: No module named 'nonexistent_module_xyz'"
+    )
+    assert (finding.file, finding.line) == ("tests/test_broken.py", 3)
