@@ -34,7 +34,15 @@ async def enqueue(
     committed before this returns, so an answer built from it survives a
     crash. ``snapshot`` (a retry, or the verify run of a patch) reuses an
     earlier job's recipe as it was, whatever the project says now.
+
+    A job given neither ``ref`` nor ``sha`` runs the project's default
+    branch, and that branch is recorded as its ref now: however it was
+    enqueued (API, schedule, push), a run of a branch has the branch as its
+    ref, and is compared with that branch's runs only. A job on an exact
+    ``sha`` keeps the ``ref`` it was given, or none.
     """
+    if ref is None and sha is None:
+        ref = project.spec.default_branch
     if snapshot is None:
         snapshot = _snapshot(project, recipe, subproject)
     path = str(snapshot.get("path", "."))

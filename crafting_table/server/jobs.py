@@ -51,7 +51,8 @@ TAIL_LINES = 200
 async def create(name: str, data: JobIn) -> tuple[JobEnqueued, int]:
     """Enqueue a recipe run of one subproject at a branch, tag or commit.
 
-    Without ``ref`` or ``sha`` the project's default branch runs. Without
+    Without ``ref`` or ``sha`` the project's default branch runs, and the
+    job's ``ref`` names it. Without
     ``subproject`` the project's only subproject runs; when it has several
     that is a 422 listing their paths. A subproject or recipe the project
     does not define is a 422 naming it.

@@ -324,7 +324,7 @@ async def test_job_run_without_follow_prints_the_id(
     assert ran.status == 0
     job_id = ran.out.strip()
     assert ran.out == job_id + "\n"
-    assert f"queued job {job_id}: test of demo (.) at the default branch" in ran.err
+    assert f"queued job {job_id}: test of demo (.) at main" in ran.err
     body = await wait_job(admin, job_id)
     assert body["job"]["exit_code"] == 7
 

@@ -101,7 +101,7 @@ async def test_job_run_subproject_picks_that_subprojects_recipe(
     assert web.status == 6
     assert "web recipe in web\n" in web.out
     assert "api recipe" not in web.out
-    assert "test of duo (web) at the default branch" in web.err
+    assert "test of duo (web) at main" in web.err
     assert api.status == 0
     assert "api recipe in api\n" in api.out
     assert "web recipe" not in api.out
