@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -94,11 +95,13 @@ def finish_with_findings(
     """Store a job's findings and its terminal status in one transaction.
 
     Returns None (and stores nothing) when the job is gone or already
-    terminal.
+    terminal. Whether its tool stopped short is decided here, once, by
+    :func:`stopped_short`.
     """
     current = job_store.get(conn, job_id)
     if current is None or current.status not in ("queued", "running"):
         return None
+    short = stopped_short(current.recipe, status, findings)
     conn.executemany(
         "INSERT INTO findings (job_id, kind, severity, file, line, col, code, message,"
         " suggested_fix, fingerprint, identity, outside, tool, raw_json, created_at)"
@@ -134,7 +137,52 @@ def finish_with_findings(
         findings_count=len(findings),
         now=now,
         parsed=True,
+        stopped_short=short,
     )
+
+
+# Codes of errors after which the tool checks no further, as opposed to the
+# name of a rule it checked: rustc's own error codes (E0425; a denied lint
+# keeps its lint name), go vet's type-check failures, mypy's and ruff's
+# syntax errors. Errors with no code at all are compiler errors too (rustc's
+# syntax errors, gcc, javac, eslint's parse errors): the linters the parsers
+# read name the rule of each finding.
+_STOPPING_CODE = re.compile(r"E\d{4}|typecheck|syntax|invalid-syntax")
+
+
+def stopped_short(recipe: str, status: str, findings: Sequence[Finding]) -> str | None:
+    """Why a run's tool did not get to look at everything, or None.
+
+    A run stops short when it reached its deadline (``timed_out``), when it
+    failed with nothing but a ``recipe_fail`` to explain it (the tool
+    crashed, was missing, or failed before printing results), or at a
+    compile error: in a build or test recipe any error-level diagnostic
+    (the tests did not build, so none ran; a build stops at its first
+    failing unit), in a lint or audit recipe one whose code is absent or a
+    compiler's (see ``_STOPPING_CODE``), since a linter's own rules, even
+    denied ones, are findings of a tool that did run. What such a run did
+    not report, it may not have reached: nothing counts as fixed by it, and
+    it is no baseline (see :func:`jobs.previous_finished`).
+    """
+    if status == "timed_out":
+        return "the recipe reached its deadline"
+    for f in findings:
+        if f.kind == "recipe_fail":
+            return f"the recipe failed ({f.code}) before its tool reported results"
+    for f in findings:
+        if f.kind != "lint" or f.severity != "error":
+            continue
+        if recipe in ("build", "test") or f.code is None:
+            return f"a compile error stopped the {recipe} recipe: {_where(f)}"
+        if _STOPPING_CODE.fullmatch(f.code):
+            return f"a compile error stopped the {recipe} recipe: {_where(f)}"
+    return None
+
+
+def _where(f: Finding) -> str:
+    place = f"{f.file}:{f.line}" if f.file and f.line else (f.file or "")
+    code = f"[{f.code}] " if f.code else ""
+    return f"{code}{f.message}" + (f" at {place}" if place else "")
 
 
 def for_job(
@@ -168,23 +216,48 @@ def identities_of(conn: sqlite3.Connection, job_id: str) -> set[str]:
     return {r[0] for r in rows}
 
 
-def with_state(
-    conn: sqlite3.Connection, job: JobRow
-) -> tuple[list[tuple[FindingRow, str]], list[FindingRow], JobRow | None]:
-    """A job's findings against the previous run of the same recipe.
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """A job's findings against the previous run; see :func:`compare`."""
+
+    states: list[tuple[FindingRow, str]]
+    fixed: list[FindingRow]
+    previous: JobRow | None
+    # Why ``fixed`` is empty whatever the previous run had, or None.
+    fixed_withheld: str | None
+
+
+def compare(conn: sqlite3.Connection, job: JobRow) -> Comparison:
+    """A job's findings against the previous run of the same recipe and ref.
 
     The previous run is :func:`jobs.previous_finished`'s: the last earlier
-    job of the same project, subproject and recipe whose recipe ran.
-    Returns ``(findings with "new" or "persisting", fixed, previous job)``:
-    a finding is new when its identity was not among the previous run's,
-    and a previous finding is fixed when its identity is not among this
-    run's. Without a previous run every finding is new and none is fixed.
+    job of the same project, subproject, recipe and ref whose recipe ran
+    and whose tool did not stop short. A finding is new when its identity
+    was neither among the previous run's nor among those of the runs that
+    stopped short since (:func:`jobs.stopped_since`: a compile error that
+    stays through several broken runs is new only in the first), else
+    persisting. A
+    previous finding is fixed when its identity is not among this run's,
+    unless this run stopped short (:func:`stopped_short`): it could not
+    have seen what it did not reach, so ``fixed`` is empty and
+    ``fixed_withheld`` says why. Without a previous run nothing is fixed.
     """
     current = for_job(conn, job.id)
     previous = job_store.previous_finished(conn, job)
     before = for_job(conn, previous.id) if previous else []
     known = {f.identity for f in before}
+    for seen in job_store.stopped_since(conn, job, previous):
+        known |= identities_of(conn, seen)
     now = {f.identity for f in current}
     states = [(f, "persisting" if f.identity in known else "new") for f in current]
-    fixed = [f for f in before if f.identity not in now]
-    return states, fixed, previous
+    withheld = job.stopped_short
+    fixed = [] if withheld else [f for f in before if f.identity not in now]
+    return Comparison(states, fixed, previous, withheld)
+
+
+def with_state(
+    conn: sqlite3.Connection, job: JobRow
+) -> tuple[list[tuple[FindingRow, str]], list[FindingRow], JobRow | None]:
+    """:func:`compare` as ``(findings with their state, fixed, previous)``."""
+    seen = compare(conn, job)
+    return seen.states, seen.fixed, seen.previous

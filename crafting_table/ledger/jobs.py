@@ -62,6 +62,9 @@ class JobRow:
     pgid: int | None
     proc_start: int | None
     kill_mark: str | None
+    # Why its tool stopped before looking at everything, or None; see
+    # ledger.findings.stopped_short.
+    stopped_short: str | None = None
 
     @property
     def command(self) -> str:
@@ -140,6 +143,7 @@ def _row(row: sqlite3.Row) -> JobRow:
         pgid=row["pgid"],
         proc_start=row["proc_start"],
         kill_mark=row["kill_mark"],
+        stopped_short=row["stopped_short"],
     )
 
 
@@ -282,17 +286,30 @@ def finish(
     findings_count: int,
     now: float,
     parsed: bool = False,
+    stopped_short: str | None = None,
 ) -> JobRow | None:
     """Give a job its terminal status; None if it was already terminal.
 
-    ``parsed`` says whether its log was read into findings (see
+    ``parsed`` says whether its log was read into findings, and
+    ``stopped_short`` why its tool did not get to look at everything (see
     :func:`previous_finished`).
     """
     cursor = conn.execute(
         "UPDATE jobs SET status = ?, exit_code = ?, error = ?, log_bytes = ?,"
-        " findings_count = ?, finished_at = ?, pgid = NULL, parsed = ?"
+        " findings_count = ?, finished_at = ?, pgid = NULL, parsed = ?,"
+        " stopped_short = ?"
         " WHERE id = ? AND status IN ('queued', 'running')",
-        (status, exit_code, error, log_bytes, findings_count, now, parsed, job_id),
+        (
+            status,
+            exit_code,
+            error,
+            log_bytes,
+            findings_count,
+            now,
+            parsed,
+            stopped_short,
+            job_id,
+        ),
     )
     return get(conn, job_id) if cursor.rowcount == 1 else None
 
@@ -315,29 +332,65 @@ def stranded(conn: sqlite3.Connection) -> list[JobRow]:
     ]
 
 
+# The earlier runs ``job`` is compared with: same project, subproject,
+# recipe and ref, with a parsed log. ``ref IS ?`` is NULL-safe: a job on an
+# exact commit without a ref (and every job enqueued on the default branch
+# before that branch was recorded as its ref) compares with such jobs only.
+_COMPARABLE = (
+    "project_name = ? AND subproject = ? AND recipe = ? AND ref IS ? AND id < ?"
+    " AND status IN ('succeeded', 'failed', 'timed_out')"
+    " AND exit_code >= 0 AND parsed AND trigger != 'verify'"
+)
+
+
+def _comparable(job: JobRow) -> tuple[object, ...]:
+    return (job.project_name, job.subproject, job.recipe, job.ref, job.id)
+
+
 def previous_finished(conn: sqlite3.Connection, job: JobRow) -> JobRow | None:
     """The run ``job``'s findings are compared with, or None.
 
-    That is the last job before ``job`` of its project, subproject and
-    recipe whose recipe ran and whose log was parsed: status ``succeeded``,
-    ``failed`` or ``timed_out`` with an exit code. A job that never ran its
-    recipe (its checkout failed, its folder was missing, it was canceled
-    while queued) has no exit code and found nothing, so comparing with it
-    would show every finding as new. A run stopped at its deadline counts:
-    the Parser reads its log like any other, so what it found before the
-    deadline is a baseline. A run canceled mid-way does not: its log is
+    That is the last job before ``job`` of its project, subproject, recipe
+    and ref (a branch's run is never compared with another branch's) whose
+    recipe ran and whose log was parsed, and whose tool looked at
+    everything: status ``succeeded`` or ``failed`` with an exit code and
+    no ``stopped_short`` (a ``timed_out`` run always has one). A job that never ran its recipe (its
+    checkout failed, its folder was missing, it was canceled while queued)
+    has no exit code and found nothing, so comparing with it would show
+    every finding as new. A run canceled mid-way does not count: its log is
     never parsed. Neither does one orphaned by a restart (exit code -1,
     never parsed), nor a verification run of the patch loop, nor a run whose
-    parse failed or ran out of time (it found nothing, for want of looking).
+    parse failed or ran out of time (it found nothing, for want of looking),
+    nor one that stopped short (at its deadline, or at a compile error
+    before the linter or the tests ran): what it did not reach would look
+    fixed now and new next time. See :func:`stopped_since` for those.
     """
     row = conn.execute(
-        "SELECT * FROM jobs WHERE project_name = ? AND subproject = ? AND recipe = ?"
-        " AND id < ? AND status IN ('succeeded', 'failed', 'timed_out')"
-        " AND exit_code >= 0 AND parsed AND trigger != 'verify'"
+        # _COMPARABLE is a constant; every value is a parameter.
+        f"SELECT * FROM jobs WHERE {_COMPARABLE} AND stopped_short IS NULL"  # noqa: S608
         " ORDER BY id DESC LIMIT 1",
-        (job.project_name, job.subproject, job.recipe, job.id),
+        _comparable(job),
     ).fetchone()
     return _row(row) if row else None
+
+
+def stopped_since(
+    conn: sqlite3.Connection, job: JobRow, baseline: JobRow | None
+) -> list[str]:
+    """The runs comparable with ``job`` that stopped short after ``baseline``.
+
+    Ids of the jobs between :func:`previous_finished`'s run (or the start of
+    history) and ``job`` that are otherwise comparable but have a
+    ``stopped_short``, oldest first. What they found was seen, so it is not
+    new to ``job``.
+    """
+    rows = conn.execute(
+        # _COMPARABLE is a constant; every value is a parameter.
+        f"SELECT id FROM jobs WHERE {_COMPARABLE} AND stopped_short IS NOT NULL"  # noqa: S608
+        " AND id > ? ORDER BY id",
+        (*_comparable(job), baseline.id if baseline else ""),
+    )
+    return [r[0] for r in rows]
 
 
 def counts_by_status(conn: sqlite3.Connection) -> dict[str, int]:

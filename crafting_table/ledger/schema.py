@@ -153,4 +153,23 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE jobs ADD COLUMN parsed INTEGER NOT NULL DEFAULT 1;
     """,
+    # 5: why a parsed run stopped before its tool had looked at everything
+    # (NULL: it did not). Such a run says nothing about what it did not
+    # reach, so none of the previous run's findings count as fixed by it.
+    # Jobs finished before this get the rule of ledger.findings.stopped_short
+    # as it stood when this was written, without its detail.
+    """
+    ALTER TABLE jobs ADD COLUMN stopped_short TEXT;
+    UPDATE jobs SET stopped_short = 'the recipe reached its deadline'
+        WHERE parsed AND status = 'timed_out';
+    UPDATE jobs SET stopped_short = 'the tool stopped before it got to analyse'
+        WHERE parsed AND stopped_short IS NULL AND EXISTS (
+            SELECT 1 FROM findings AS f WHERE f.job_id = jobs.id AND (
+                f.kind = 'recipe_fail'
+                OR (f.kind = 'lint' AND f.severity = 'error' AND (
+                    jobs.recipe IN ('build', 'test')
+                    OR f.code IS NULL
+                    OR f.code GLOB 'E[0-9][0-9][0-9][0-9]'
+                    OR f.code IN ('typecheck', 'syntax', 'invalid-syntax')))));
+    """,
 ]

@@ -1,12 +1,16 @@
 """``/jobs/{id}/findings``: what the parsers found, and how it changed.
 
 Each finding carries its ``state`` against the previous job of the same
-project, subproject and recipe whose recipe ran (a job that failed at
-checkout or was canceled before it started is skipped; see
-``ledger.jobs.previous_finished``): ``new`` when its identity (kind,
+project, subproject, recipe and ref whose recipe ran to the end of its
+tool's analysis (a job that failed at checkout, was canceled before it
+started, reached its deadline or stopped at a compile error is skipped;
+see ``ledger.jobs.previous_finished``): ``new`` when its identity (kind,
 file, code and the text of its source line, so line shifts do not count)
 was not there before, else ``persisting``. ``?new=1`` keeps only the new
-ones; ``?fixed=1`` lists instead the previous run's findings that are gone.
+ones; ``?fixed=1`` lists instead the previous run's findings that are gone,
+and is empty, with ``fixed_withheld`` saying why, when this job's tool
+stopped short: what it did not reach is not fixed (see
+``ledger.findings.stopped_short``).
 """
 
 from __future__ import annotations
@@ -70,6 +74,11 @@ class FindingList(BaseModel):
     ok: bool = True
     findings: list[FindingOut]
     previous_job_id: str | None
+    fixed_withheld: str | None = Field(
+        default=None,
+        description="why no finding counts as fixed by this job (its tool "
+        "stopped before it looked at everything), or null",
+    )
 
 
 def _keep(row: Any, query: FindingQuery) -> bool:
@@ -78,26 +87,35 @@ def _keep(row: Any, query: FindingQuery) -> bool:
     return query.severity is None or row.severity == query.severity
 
 
-async def _selected(job_id: str, query: FindingQuery) -> tuple[list[Any], Any]:
-    """The findings ``query`` selects, each with its state, and the previous job."""
+async def _selected(
+    job_id: str, query: FindingQuery
+) -> tuple[list[Any], finding_store.Comparison]:
+    """The findings ``query`` selects, each with its state, and the comparison."""
     job = await visible_job(job_id)
-    states, fixed, previous = await context().ledger.read(finding_store.with_state, job)
+    seen = await context().ledger.read(finding_store.compare, job)
     if query.fixed:
-        rows = [(row, "fixed") for row in fixed]
+        rows = [(row, "fixed") for row in seen.fixed]
     else:
-        rows = [(r, state) for r, state in states if not query.new or state == "new"]
-    return [(row, state) for row, state in rows if _keep(row, query)], previous
+        rows = [
+            (r, state) for r, state in seen.states if not query.new or state == "new"
+        ]
+    return [(row, state) for row, state in rows if _keep(row, query)], seen
 
 
 @blueprint.get("/jobs/<job_id>/findings")
 @validate_querystring(FindingQuery)
 @validate_response(FindingList)
 async def list_findings(job_id: str, query_args: FindingQuery) -> FindingList:
-    """The job's findings with their state against the previous run."""
-    rows, previous = await _selected(job_id, query_args)
+    """The job's findings with their state against the previous run.
+
+    ``fixed_withheld`` is set when this job's tool stopped short (deadline,
+    compile error, a failure nothing explains): then ``?fixed=1`` is empty.
+    """
+    rows, seen = await _selected(job_id, query_args)
     return FindingList(
         findings=[FindingOut(**row.to_dict(), state=state) for row, state in rows],
-        previous_job_id=previous.id if previous else None,
+        previous_job_id=seen.previous.id if seen.previous else None,
+        fixed_withheld=seen.fixed_withheld,
     )
 
 

@@ -12,6 +12,7 @@ import jsonschema
 import pytest
 
 from tests.support import Repo, register, run_job
+from tests.toolchains import require
 
 SCHEMA = (
     Path(__file__).resolve().parents[3]
@@ -72,32 +73,103 @@ async def test_line_shifts_are_neither_new_nor_fixed(
 
 
 @pytest.mark.parametrize(
-    "ref",
+    "break_branch",
     [
-        pytest.param("nobranch", id="checkout-failed"),
-        pytest.param("bare", id="subproject-folder-missing"),
+        pytest.param(
+            lambda repo: repo.git("branch", "-q", "-D", "side"), id="checkout-failed"
+        ),
+        pytest.param(
+            lambda repo: repo.git("branch", "-q", "-f", "side", "bare"),
+            id="subproject-folder-missing",
+        ),
     ],
 )
 async def test_a_job_that_never_ran_its_recipe_is_no_baseline(
-    admin: httpx.AsyncClient, make_repo: Any, ref: str
+    admin: httpx.AsyncClient, make_repo: Any, break_branch: Any
 ) -> None:
     repo: Repo = make_repo({"app/app.py": "import os\nimport sys\n"})
     repo.git("checkout", "-q", "-b", "bare")
     repo.git("rm", "-q", "-r", "app")
     repo.git("commit", "-q", "-m", "no app")
     repo.git("checkout", "-q", "main")
+    repo.git("branch", "-q", "side", "main")
     await register(admin, repo, path="app", language="python", lint=RUFF)
 
-    first = await lint(admin)
-    never = (await run_job(admin, "demo", recipe="lint", ref=ref))["job"]
-    again = await lint(admin)
+    # All three run on one branch, which is gone or has no app folder for
+    # the second, so that only what the second did decides the baseline.
+    first = (await run_job(admin, "demo", recipe="lint", ref="side"))["job"]
+    break_branch(repo)
+    never = (await run_job(admin, "demo", recipe="lint", ref="side"))["job"]
+    repo.git("branch", "-q", "-f", "side", "main")
+    again = (await run_job(admin, "demo", recipe="lint", ref="side"))["job"]
 
     assert (never["status"], never["exit_code"]) == ("failed", None), never
     answer = await admin.get(f"/jobs/{again['id']}/findings", params={"new": "1"})
     assert answer.status_code == 200, answer.text
-    assert answer.json() == {"ok": True, "findings": [], "previous_job_id": first["id"]}
+    assert answer.json() == {
+        "ok": True,
+        "findings": [],
+        "previous_job_id": first["id"],
+        "fixed_withheld": None,
+    }
     assert await findings(admin, again["id"], fixed="1") == []
     assert {f["state"] for f in await findings(admin, again["id"])} == {"persisting"}
+
+
+async def answer(admin: httpx.AsyncClient, job_id: str, **params: str) -> Any:
+    reply = await admin.get(f"/jobs/{job_id}/findings", params=params)
+    assert reply.status_code == 200, reply.text
+    return reply.json()
+
+
+async def test_a_branch_is_compared_with_its_own_runs(
+    admin: httpx.AsyncClient, make_repo: Any
+) -> None:
+    repo: Repo = make_repo({"app.py": "import os\nimport sys\n"})
+    repo.git("checkout", "-q", "-b", "broken")
+    repo.write({"app.py": "import os\n"})
+    repo.git("checkout", "-q", "main")
+    await register(admin, repo, language="python", lint=RUFF)
+
+    on_main = await lint(admin)
+    on_broken = (await run_job(admin, "demo", recipe="lint", ref="broken"))["job"]
+    main_again = await lint(admin)
+    broken_again = (await run_job(admin, "demo", recipe="lint", ref="broken"))["job"]
+
+    # A job given no ref runs the default branch and says so, like a push.
+    assert on_main["ref"] == main_again["ref"] == "main"
+    first_on_broken = await answer(admin, on_broken["id"], fixed="1")
+    assert (first_on_broken["findings"], first_on_broken["previous_job_id"]) == (
+        [],
+        None,
+    )
+    assert (await answer(admin, main_again["id"]))["previous_job_id"] == on_main["id"]
+    assert await findings(admin, main_again["id"], fixed="1") == []
+    assert {f["state"] for f in await findings(admin, main_again["id"])} == {
+        "persisting"
+    }
+    assert (await answer(admin, broken_again["id"]))["previous_job_id"] == on_broken[
+        "id"
+    ]
+
+
+async def test_a_job_on_a_commit_is_compared_with_jobs_on_commits(
+    admin: httpx.AsyncClient, make_repo: Any
+) -> None:
+    repo: Repo = make_repo({"app.py": "import os\nimport sys\n"})
+    both = repo.git("rev-parse", "HEAD")
+    one = repo.write({"app.py": "import os\n"})
+    await register(admin, repo, language="python", lint=RUFF)
+
+    at_commit = (await run_job(admin, "demo", recipe="lint", sha=both))["job"]
+    on_main = await lint(admin)
+    at_commit_again = (await run_job(admin, "demo", recipe="lint", sha=one))["job"]
+
+    assert (at_commit["ref"], on_main["ref"]) == (None, "main")
+    assert (await answer(admin, on_main["id"]))["previous_job_id"] is None
+    fixed = await answer(admin, at_commit_again["id"], fixed="1")
+    assert fixed["previous_job_id"] == at_commit["id"]
+    assert [f["message"] for f in fixed["findings"]] == ["`sys` imported but unused"]
 
 
 async def test_filters(admin: httpx.AsyncClient, make_repo: Any) -> None:
@@ -275,3 +347,100 @@ async def test_sarif_export_is_valid(admin: httpx.AsyncClient, make_repo: Any) -
     [commit] = run["versionControlProvenance"]
     assert commit["revisionId"] == job["sha"]
     assert commit["repositoryUri"] == Path(repo.url).as_uri()
+
+
+CARGO_TOML = '[package]\nname = "demo"\nversion = "0.1.0"\nedition = "2021"\n'
+# Four clippy warnings: needless_return, ptr_arg, len_zero, and
+# let_and_return.
+WARNED = """\
+pub fn twice(x: i32) -> i32 {
+    let y = x * 2;
+    y
+}
+
+pub fn empty(v: &Vec<i32>) -> bool {
+    return v.len() == 0;
+}
+"""
+# The same, with a name that does not resolve: rustc stops before clippy's
+# lints run.
+UNRESOLVED = WARNED + "\npub fn broken() -> i32 {\n    missing_name\n}\n"
+FAILING_TESTS = """\
+pub fn add(a: i32, b: i32) -> i32 {
+    a + b
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn adds() {
+        assert_eq!(super::add(1, 1), 3);
+    }
+
+    #[test]
+    fn adds_again() {
+        assert_eq!(super::add(2, 2), 5);
+    }
+}
+"""
+
+
+@pytest.mark.parametrize(
+    ("recipe", "command", "good", "broken", "count"),
+    [
+        pytest.param(
+            "lint",
+            "cargo clippy --message-format=json",
+            WARNED,
+            UNRESOLVED,
+            4,
+            id="clippy",
+        ),
+        pytest.param(
+            "test",
+            "cargo test",
+            FAILING_TESTS,
+            FAILING_TESTS.replace("a + b", "a + missing_name"),
+            2,
+            id="cargo-test",
+        ),
+    ],
+)
+async def test_a_run_that_does_not_compile_fixes_nothing(
+    admin: httpx.AsyncClient,
+    make_repo: Any,
+    recipe: str,
+    command: str,
+    good: str,
+    broken: str,
+    count: int,
+) -> None:
+    require("cargo", "cargo-clippy")
+    repo: Repo = make_repo({"Cargo.toml": CARGO_TOML, "src/lib.rs": good})
+    await register(admin, repo, language="rust", **{recipe: command})
+
+    async def run() -> dict[str, Any]:
+        body = await run_job(admin, "demo", recipe=recipe, timeout=180)
+        assert body["job"]["exit_code"] is not None, body
+        return body["job"]
+
+    first = await run()
+    repo.write({"src/lib.rs": broken})
+    not_compiling = await run()
+    repo.write({"src/lib.rs": good})
+    mended = await run()
+
+    before = await findings(admin, first["id"])
+    assert len(before) == count, before
+    gone = await answer(admin, not_compiling["id"], fixed="1")
+    assert gone["findings"] == []
+    assert "compile error" in gone["fixed_withheld"], gone
+    assert "missing_name" in gone["fixed_withheld"], gone
+    assert {f["state"] for f in await findings(admin, not_compiling["id"])} == {"new"}
+    # Mended, it is compared with the last run that compiled: what the
+    # broken run could not see is neither new nor fixed.
+    again = await answer(admin, mended["id"])
+    assert again["previous_job_id"] == first["id"]
+    assert again["fixed_withheld"] is None
+    assert {f["state"] for f in again["findings"]} == {"persisting"}
+    assert await findings(admin, mended["id"], fixed="1") == []
