@@ -10,8 +10,9 @@ A push to a branch enqueues the project's ``on_push`` recipes at the
 pushed commit (see :func:`crafting_table.webhooks.plan_push`), trigger
 ``push``; with ``cancel_superseded`` the still-queued jobs of an earlier
 push to the same branch are canceled. A ping answers 200 and runs nothing,
-as do other events, tags and branch deletions. A delivery id seen before
-is a replay and runs nothing.
+as do other events, tags and branch deletions. Every answer echoes the
+delivery id the forge sent. A delivery id seen before is a replay and
+runs nothing.
 
 A delivery may be ``CRAFTING_MAX_HOOK_BODY_BYTES`` long (25 MiB by default,
 what GitHub sends at most), not the API's ``CRAFTING_MAX_BODY_BYTES``; the
@@ -95,16 +96,19 @@ async def _receive(forge: Forge, name: str) -> HookAnswer:
         )
 
     event = event_name(forge, request.headers)
+    # Read for every event, so that every answer echoes it: a forge's
+    # "test" or "ping" button shows the answer beside the delivery it sent.
+    delivery = delivery_id(forge, request.headers)
     if event == "ping":
-        return HookAnswer(event=event, note="pong")
+        return HookAnswer(event=event, delivery=delivery, note="pong")
     if event != "push":
         return HookAnswer(
             event=event or "unknown",
+            delivery=delivery,
             note=f"event {event!r} runs nothing; only push events run recipes",
         )
 
     push = parse_push(forge, body)
-    delivery = delivery_id(forge, request.headers)
     answer = HookAnswer(event=event, delivery=delivery, ref=push.ref, sha=push.after)
     if delivery is not None:
         fresh = await ctx.ledger.write(

@@ -319,6 +319,37 @@ async def test_a_ping_answers_and_runs_nothing(
     assert await all_jobs(admin) == []
 
 
+@pytest.mark.parametrize("forge", FORGES)
+@pytest.mark.parametrize(
+    ("event", "payload", "note"),
+    [
+        ("ping", github_ping(), "pong"),
+        ("issues", {"action": "opened"}, "event 'issues' runs nothing"),
+    ],
+    ids=["ping", "other-event"],
+)
+async def test_an_event_that_runs_nothing_echoes_its_delivery(
+    admin: httpx.AsyncClient,
+    anonymous: httpx.AsyncClient,
+    make_repo: Any,
+    forge: str,
+    event: str,
+    payload: dict[str, Any],
+    note: str,
+) -> None:
+    await register_mono(admin, mono_repo(make_repo))
+    body = json.dumps(payload).encode()
+    delivery = "72d3162e-cc78-11e3-81ab-4c9367dc0958"
+
+    answer = await deliver(anonymous, forge, body, event=event, delivery=delivery)
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["delivery"] == delivery
+    assert answer.json()["event"] == event
+    assert note in answer.json()["note"]
+    assert await all_jobs(admin) == []
+
+
 async def test_a_newer_push_cancels_the_queued_jobs_of_the_older_one(
     admin: httpx.AsyncClient, anonymous: httpx.AsyncClient, make_repo: Any
 ) -> None:
