@@ -350,20 +350,19 @@ def _comparable(job: JobRow) -> tuple[object, ...]:
 def previous_finished(conn: sqlite3.Connection, job: JobRow) -> JobRow | None:
     """The run ``job``'s findings are compared with, or None.
 
-    That is the last job before ``job`` of its project, subproject, recipe
-    and ref (a branch's run is never compared with another branch's) whose
-    recipe ran and whose log was parsed, and whose tool looked at
-    everything: status ``succeeded`` or ``failed`` with an exit code and
-    no ``stopped_short`` (a ``timed_out`` run always has one). A job that never ran its recipe (its
-    checkout failed, its folder was missing, it was canceled while queued)
-    has no exit code and found nothing, so comparing with it would show
-    every finding as new. A run canceled mid-way does not count: its log is
-    never parsed. Neither does one orphaned by a restart (exit code -1,
-    never parsed), nor a verification run of the patch loop, nor a run whose
-    parse failed or ran out of time (it found nothing, for want of looking),
-    nor one that stopped short (at its deadline, or at a compile error
-    before the linter or the tests ran): what it did not reach would look
-    fixed now and new next time. See :func:`stopped_since` for those.
+    That is the last job before ``job`` of its project, subproject, recipe and ref
+    (a branch's run is never compared with another branch's) whose recipe ran and
+    whose log was parsed, and whose tool looked at everything: status ``succeeded``
+    or ``failed`` with an exit code and no ``stopped_short`` (a ``timed_out`` run
+    always has one). A job that never ran its recipe (its checkout failed, its
+    folder was missing, it was canceled while queued) has no exit code and found
+    nothing, so comparing with it would show every finding as new. A run canceled
+    mid-way does not count: its log is never parsed. Neither does one orphaned by a
+    restart (exit code -1, never parsed), nor a verification run of the patch loop,
+    nor a run whose parse failed or ran out of time (it found nothing, for want of
+    looking), nor one that stopped short (at its deadline, or at a compile error
+    before the linter or the tests ran): what it did not reach would look fixed now
+    and new next time. See :func:`stopped_since` for those.
     """
     row = conn.execute(
         # _COMPARABLE is a constant; every value is a parameter.
