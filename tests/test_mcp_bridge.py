@@ -176,6 +176,7 @@ async def test_a_lint_job_from_enqueue_to_findings(
         "total": 0,
         "next_offset": None,
         "previous_job_id": None,
+        "fixed_withheld": None,
     }
     assert (await call(session, "list_findings", job_id=job_id, new=True))["total"]
     full = await call(session, "get_finding", job_id=job_id, finding_id=finding["id"])
@@ -210,6 +211,14 @@ async def test_findings_of_a_fixed_run(session: ClientSession, make_repo: Any) -
     assert fixed["previous_job_id"] == first["job_id"]
     paged = await call(session, "list_findings", job_id=first["job_id"], limit=1)
     assert (paged["total"], len(paged["findings"]), paged["next_offset"]) == (2, 1, 1)
+
+    # Code ruff cannot parse hides what it would have found: nothing is fixed.
+    repo.write({"app.py": "x = (\n"})
+    broken = await call(session, "enqueue_job", project="demo", recipe="lint")
+    await call(session, "wait_job", job_id=broken["job_id"])
+    held = await call(session, "list_findings", job_id=broken["job_id"], fixed=True)
+    assert held["findings"] == []
+    assert "invalid-syntax" in held["fixed_withheld"]
 
 
 # 3000 numbered lines with a two-byte character in each: about 100 KB.

@@ -290,8 +290,10 @@ class Tools:
         """List what the parsers found in a job's output: kind (lint, cve,
         test_fail, recipe_fail), severity, file and line, tool code, message,
         suggested fix, and 'state' against the previous run of the same
-        recipe (new, persisting, or fixed). Use get_finding for one
-        finding's raw tool record."""
+        recipe (new, persisting, or fixed). 'fixed_withheld' says why no
+        finding counts as fixed when the run stopped short (a compile error
+        before the linter or the tests ran, a deadline). Use get_finding for
+        one finding's raw tool record."""
         params = {"new": "1"} if new else {}
         if fixed:
             params["fixed"] = "1"
@@ -312,6 +314,7 @@ class Tools:
             "total": len(rows),
             "next_offset": following,
             "previous_job_id": answer.get("previous_job_id"),
+            "fixed_withheld": answer.get("fixed_withheld"),
         }
 
     async def get_finding(
