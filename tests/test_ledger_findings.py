@@ -37,6 +37,17 @@ RECIPE_FAIL = Finding(
 TEST_FAIL = Finding(kind="test_fail", severity="error", message="t", code=None)
 
 
+def errored(test_id: str, tool: str = "pytest", message: str = "boom") -> Finding:
+    """A test that pytest (or a JUnit report) says errored, not failed."""
+    return Finding(
+        kind="test_fail",
+        severity="error",
+        message=f"{test_id}: {message}",
+        tool=tool,
+        raw={"test_id": test_id, "outcome": "ERROR"},
+    )
+
+
 @pytest.mark.parametrize(
     ("recipe", "status", "found", "stopped"),
     [
@@ -70,6 +81,27 @@ TEST_FAIL = Finding(kind="test_fail", severity="error", message="t", code=None)
             "lint", "failed", [lint("typecheck", "error")], True, id="go-typecheck"
         ),
         pytest.param("test", "failed", [TEST_FAIL], False, id="failing-tests"),
+        pytest.param(
+            "test",
+            "failed",
+            [TEST_FAIL, errored("tests/test_x.py")],
+            True,
+            id="pytest-collection-error",
+        ),
+        pytest.param(
+            "test",
+            "failed",
+            [errored("tests/test_x.py::test_y")],
+            False,
+            id="pytest-fixture-error",
+        ),
+        pytest.param(
+            "test",
+            "failed",
+            [errored("tests.test_x", "junit", "collection failure: ImportError")],
+            True,
+            id="junit-collection-failure",
+        ),
         pytest.param(
             "test", "failed", [lint("TS2304", "error")], True, id="test-build-error"
         ),
@@ -222,3 +254,19 @@ def test_jobs_finished_before_the_migration_are_judged_by_it(tmp_path: Path) -> 
         ("d-unexplained", True),
         ("e-deadline", True),
     ]
+
+
+def test_a_run_that_did_not_finish_its_tool_fixes_nothing(
+    conn: sqlite3.Connection,
+) -> None:
+    run(conn, [lint("clippy::len_zero")], at=10)
+    canceled = run(conn, [], status="canceled", at=20)
+    unparsed = run(conn, [], status="failed", at=30)
+    conn.execute("UPDATE jobs SET parsed = 0 WHERE id = ?", (unparsed.id,))
+
+    for job_id in (canceled.id, unparsed.id):
+        job = job_store.get(conn, job_id)
+        assert job is not None
+        compared = finding_store.compare(conn, job)
+        assert compared.fixed == []
+        assert compared.fixed_withheld is not None

@@ -155,7 +155,8 @@ def stopped_short(recipe: str, status: str, findings: Sequence[Finding]) -> str 
 
     A run stops short when it reached its deadline (``timed_out``), when it
     failed with nothing but a ``recipe_fail`` to explain it (the tool
-    crashed, was missing, or failed before printing results), or at a
+    crashed, was missing, or failed before printing results), at a test
+    module that could not be collected (pytest runs no test then), or at a
     compile error: in a build or test recipe any error-level diagnostic
     (the tests did not build, so none ran; a build stops at its first
     failing unit), in a lint or audit recipe one whose code is absent or a
@@ -169,6 +170,8 @@ def stopped_short(recipe: str, status: str, findings: Sequence[Finding]) -> str 
     for f in findings:
         if f.kind == "recipe_fail":
             return f"the recipe failed ({f.code}) before its tool reported results"
+        if _collection_error(f):
+            return f"a collection error stopped the {recipe} recipe: {_where(f)}"
     for f in findings:
         if f.kind != "lint" or f.severity != "error":
             continue
@@ -177,6 +180,17 @@ def stopped_short(recipe: str, status: str, findings: Sequence[Finding]) -> str 
         if _STOPPING_CODE.fullmatch(f.code):
             return f"a compile error stopped the {recipe} recipe: {_where(f)}"
     return None
+
+
+def _collection_error(f: Finding) -> bool:
+    """A test module (or conftest) that could not be loaded: pytest stops
+    before running any test, and what that module held never ran at all."""
+    if f.kind != "test_fail":
+        return False
+    test_id = str(f.raw.get("test_id") or "")
+    if f.tool == "junit":
+        return "collection failure" in f.message
+    return f.raw.get("outcome") == "ERROR" and "::" not in test_id
 
 
 def _where(f: Finding) -> str:
@@ -250,9 +264,23 @@ def compare(conn: sqlite3.Connection, job: JobRow) -> Comparison:
         known |= identities_of(conn, seen)
     now = {f.identity for f in current}
     states = [(f, "persisting" if f.identity in known else "new") for f in current]
-    withheld = job.stopped_short
+    withheld = job.stopped_short or _unfinished(job)
     fixed = [] if withheld else [f for f in before if f.identity not in now]
     return Comparison(states, fixed, previous, withheld)
+
+
+def _unfinished(job: JobRow) -> str | None:
+    """Why ``job`` cannot have fixed anything although its tool did not stop
+    short, or None: it is still under way, or its tool never finished."""
+    if job.status in ("queued", "running"):
+        return f"the job is {job.status}"
+    if job.status == "canceled":
+        return "the job was canceled before its tool finished"
+    if job.exit_code is None or job.exit_code < 0:
+        return "the recipe did not run to its end"
+    if not job.parsed:
+        return "the job's log was not parsed into findings"
+    return None
 
 
 def with_state(

@@ -65,6 +65,8 @@ class JobRow:
     # Why its tool stopped before looking at everything, or None; see
     # ledger.findings.stopped_short.
     stopped_short: str | None = None
+    # Whether its log was read into findings (False after a failed parse).
+    parsed: bool = True
 
     @property
     def command(self) -> str:
@@ -144,6 +146,7 @@ def _row(row: sqlite3.Row) -> JobRow:
         proc_start=row["proc_start"],
         kill_mark=row["kill_mark"],
         stopped_short=row["stopped_short"],
+        parsed=bool(row["parsed"]),
     )
 
 
