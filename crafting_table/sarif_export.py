@@ -53,6 +53,7 @@ def to_sarif(
     tool_version: str | None = None,
     base_uri: str | None = None,
     provenance: Mapping[str, str] | None = None,
+    subproject: str = ".",
 ) -> dict[str, Any]:
     """A SARIF 2.1.0 log object for ``findings`` (Finding objects or ledger rows).
 
@@ -61,7 +62,10 @@ def to_sarif(
     absolute URI ending in ``/``) and becomes ``SRCROOT`` in every run's
     ``originalUriBaseIds``. ``provenance`` is one SARIF
     ``versionControlDetails`` object (``repositoryUri``, ``revisionId``,
-    ``branch``). A row's ``fingerprint`` is used when present, else
+    ``branch``); the repository's root is mapped to ``SRCROOT``.
+    ``subproject`` is the folder the findings' relative paths start from;
+    result URIs are relative to the repository's root, as viewers that
+    open the commit expect. A row's ``fingerprint`` is used when present, else
     computed; a row's ``identity`` is carried when present. Never raises on
     odd field values: they are rendered as text.
     """
@@ -76,17 +80,20 @@ def to_sarif(
         converter["version"] = tool_version
     extras: dict[str, Any] = {"conversion": {"tool": {"driver": converter}}}
     if provenance:
-        extras["versionControlProvenance"] = [dict(provenance)]
+        mapped = {**provenance, "mappedTo": {"uriBaseId": "SRCROOT"}}
+        extras["versionControlProvenance"] = [mapped]
     if base_uri:
         extras["originalUriBaseIds"] = {"SRCROOT": {"uri": base_uri}}
     return {
         "$schema": SARIF_SCHEMA,
         "version": SARIF_VERSION,
-        "runs": [_run(tool, items) | extras for tool, items in runs.items()],
+        "runs": [
+            _run(tool, items, subproject) | extras for tool, items in runs.items()
+        ],
     }
 
 
-def _run(tool: str, findings: list[FindingLike]) -> dict[str, Any]:
+def _run(tool: str, findings: list[FindingLike], subproject: str) -> dict[str, Any]:
     rule_index: dict[str, int] = {}
     rules: list[dict[str, Any]] = []
     results = []
@@ -95,7 +102,7 @@ def _run(tool: str, findings: list[FindingLike]) -> dict[str, Any]:
         if rule_id not in rule_index:
             rule_index[rule_id] = len(rules)
             rules.append(_rule(rule_id, finding))
-        results.append(_result(finding, rule_id, rule_index[rule_id]))
+        results.append(_result(finding, rule_id, rule_index[rule_id], subproject))
     driver: dict[str, Any] = {"name": tool, "rules": rules}
     return {"tool": {"driver": driver}, "results": results}
 
@@ -109,7 +116,9 @@ def _rule(rule_id: str, finding: FindingLike) -> dict[str, Any]:
     }
 
 
-def _result(finding: FindingLike, rule_id: str, index: int) -> dict[str, Any]:
+def _result(
+    finding: FindingLike, rule_id: str, index: int, subproject: str
+) -> dict[str, Any]:
     kind = str(_field(finding, "kind") or "lint")
     severity = _field(finding, "severity")
     file = _field(finding, "file")
@@ -137,19 +146,20 @@ def _result(finding: FindingLike, rule_id: str, index: int) -> dict[str, Any]:
         result["properties"]["suggestedFix"] = str(fix)
     if isinstance(file, str) and file:
         result["locations"] = [
-            _location(file, line, _field(finding, "column"), finding)
+            _location(file, line, _field(finding, "column"), finding, subproject)
         ]
     return result
 
 
 def _location(
-    file: str, line: Any, column: Any, finding: FindingLike
+    file: str, line: Any, column: Any, finding: FindingLike, subproject: str
 ) -> dict[str, Any]:
     artifact: dict[str, Any]
     if bool(_field(finding, "outside")) and file.startswith("/"):
         artifact = {"uri": PurePosixPath(file).as_uri()}
     else:
-        artifact = {"uri": quote(file), "uriBaseId": "SRCROOT"}
+        path = file if subproject in ("", ".") else f"{subproject}/{file}"
+        artifact = {"uri": quote(path), "uriBaseId": "SRCROOT"}
     physical: dict[str, Any] = {"artifactLocation": artifact}
     if isinstance(line, int) and line > 0:
         region = {"startLine": line}

@@ -170,7 +170,24 @@ def test_the_converter_and_the_commit_are_told_and_no_tool_gets_our_version() ->
             "name": "crafting-table",
             "version": "1.2.3",
         }
-        assert run["versionControlProvenance"] == [commit]
+        assert run["versionControlProvenance"] == [
+            commit | {"mappedTo": {"uriBaseId": "SRCROOT"}}
+        ]
     assert found["runs"][0]["tool"]["driver"]["name"] == "ruff"
     # An analysis that found nothing is still a run, which closes old alerts.
     assert nothing["runs"][0]["results"] == []
+
+
+def test_paths_start_at_the_repository_root() -> None:
+    log = to_sarif(FINDINGS, subproject="services/api")
+    validate(log)
+
+    ruff, _audit, tests, _ = log["runs"]
+    first = ruff["results"][0]["locations"][0]["physicalLocation"]
+    assert first["artifactLocation"] == {
+        "uri": "services/api/src/app.py",
+        "uriBaseId": "SRCROOT",
+    }
+    # A file outside the subproject keeps its absolute URI.
+    outside = tests["results"][0]["locations"][0]["physicalLocation"]
+    assert outside["artifactLocation"] == {"uri": "file:///usr/lib/python3/x.py"}

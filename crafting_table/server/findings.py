@@ -130,9 +130,10 @@ async def sarif(job_id: str, query_args: FindingQuery) -> Response:
     """The same findings as a SARIF 2.1.0 log, for code-scanning viewers.
 
     Takes the same filters as ``/jobs/{id}/findings``. Paths are relative
-    to the subproject, which SARIF calls ``SRCROOT``. The commit and the
-    repository (without credentials) are the runs' version control
-    provenance; a job that found nothing has one empty run.
+    to the repository's root (the subproject's folder included), which
+    SARIF calls ``SRCROOT``. The commit and the repository (without
+    credentials) are the runs' version control provenance; a job that found
+    nothing has one empty run.
     """
     rows, _ = await _selected(job_id, query_args)
     job = await visible_job(job_id)
@@ -140,6 +141,7 @@ async def sarif(job_id: str, query_args: FindingQuery) -> Response:
         [row.to_dict() for row, _ in rows],
         tool_version=__version__,
         provenance=await _provenance(job),
+        subproject=job.subproject,
     )
     body = json.dumps(log, ensure_ascii=False)
     return Response(body, mimetype="application/sarif+json")
