@@ -106,6 +106,8 @@ INHERITED_CONFIGS = (
     ".eslintrc.json",
     ".eslintrc.js",
     "Cargo.toml",
+    ".cargo/config.toml",
+    ".cargo/config",
     "go.mod",
     "go.work",
 )

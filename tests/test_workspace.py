@@ -239,6 +239,8 @@ def test_configuration_above_the_workspace_is_found(tmp_path: Path) -> None:
     (checkout / "workspace").mkdir(parents=True)
     (checkout / "pyproject.toml").write_text("[tool.ruff]\n")
     (tmp_path / "package.json").write_text("{}\n")
+    (tmp_path / ".cargo").mkdir()
+    (tmp_path / ".cargo" / "config.toml").write_text("[build]\n")
     (checkout / "workspace" / "ruff.toml").write_text("")
 
     found = inherited_configs(checkout / "workspace")
@@ -247,6 +249,7 @@ def test_configuration_above_the_workspace_is_found(tmp_path: Path) -> None:
     assert found.index(checkout / "pyproject.toml") < found.index(
         tmp_path / "package.json"
     )
+    assert tmp_path / ".cargo" / "config.toml" in found
     assert checkout / "workspace" / "ruff.toml" not in found
 
 
