@@ -215,6 +215,19 @@ def _duration(job: JobRow) -> float | None:
     return round(job.finished_at - job.started_at, 3)
 
 
+def _why(job: JobRow) -> str | None:
+    """Why the job did not succeed, as far as the service knows."""
+    if job.status == "succeeded":
+        return None
+    if job.error:
+        return job.error
+    if job.status == "timed_out":
+        return f"reached its deadline of {job.timeout_secs} s"
+    if job.status == "canceled":
+        return "canceled"
+    return None
+
+
 def digest_job(
     activity: JobActivity, events: list[NotifyEvent], links: Links
 ) -> DigestJob:
@@ -231,7 +244,7 @@ def digest_job(
         ref=job.ref,
         sha=job.sha,
         trigger=job.trigger,
-        error=job.error if job.status != "succeeded" else None,
+        error=_why(job),
         duration_secs=_duration(job),
         finished_at=iso(job.finished_at),
         events=events,

@@ -443,3 +443,14 @@ async def test_a_job_says_its_branch_trigger_and_why_it_failed(ledger: Ledger) -
     assert "with a bearer token" in text
     assert "(nobranch, api)" in page
     assert "error: unknown branch &#x27;nobranch&#x27;" in page
+
+
+async def test_a_timed_out_job_says_so(ledger: Ledger) -> None:
+    await add_project(ledger, on=["nightly_summary"])
+    await add_job(ledger, "test", "timed_out", START + 5)
+
+    [activity] = await ledger.read(store.activity, START, END)
+    [job] = compose(activity, DAY).jobs
+
+    assert job.error is not None
+    assert job.error.startswith("reached its deadline of ")
