@@ -17,7 +17,7 @@ from quart_schema import (
 
 from crafting_table.enqueue import enqueue
 from crafting_table.errors import Conflict
-from crafting_table.joblog import read_tail
+from crafting_table.joblog import file_size, read_tail
 from crafting_table.ledger import jobs as job_store
 from crafting_table.messages import CancelJob
 from crafting_table.models import (
@@ -102,10 +102,18 @@ async def list_jobs(query_args: JobQuery) -> Response:
 @operation_id("show_job")
 @document_response(JobAnswer)
 async def show(job_id: str) -> Response:
-    """A job and the last 200 lines of its log."""
+    """A job and the last 200 lines of its log.
+
+    ``log_bytes`` of a job under way is its log's size now; the ledger
+    records it once the job has ended.
+    """
     row = await visible_job(job_id)
-    tail = await read_tail(context().settings.data_dir / row.log_path, TAIL_LINES)
-    return json_answer({"ok": True, "job": row.to_dict(), "log_tail": tail})
+    path = context().settings.data_dir / row.log_path
+    tail = await read_tail(path, TAIL_LINES)
+    job = row.to_dict()
+    if row.status == "running":
+        job["log_bytes"] = await trio.to_thread.run_sync(file_size, path)
+    return json_answer({"ok": True, "job": job, "log_tail": tail})
 
 
 @blueprint.post("/jobs/<job_id>/cancel")

@@ -80,6 +80,8 @@ async def test_lines_arrive_while_the_recipe_runs(
             assert "second" not in lines
             job = (await admin.get(f"/jobs/{job_id}")).json()["job"]
             assert job["status"] == "running"
+            # The header lines are on disk already, before the recipe's own.
+            assert job["log_bytes"] > 0
             gate.touch()
 
     assert lines.index("first") < lines.index("second")
