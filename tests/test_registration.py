@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
 from actors.serve import ServiceHandle
+from tests.support import Repo
 
 TOKEN = "t0ken-never-shown"
 
@@ -103,3 +105,22 @@ async def test_a_local_repository_that_is_not_there_is_refused_at_once(
     assert error["details"]["field"] == "git_url"
     assert "no such folder" in error["message"]
     assert accepted.status_code == 201, accepted.text
+
+
+async def test_a_subproject_without_a_recipe_is_refused(
+    admin: httpx.AsyncClient, make_repo: Any
+) -> None:
+    repo: Repo = make_repo()
+    body = {
+        "name": "norecipe",
+        "git_url": repo.url,
+        "subprojects": [{"path": ".", "test": "true"}, {"path": "docs"}],
+    }
+
+    answer = await admin.post("/projects", json=body)
+
+    assert answer.status_code == 422, answer.text
+    error = answer.json()["error"]
+    assert error["details"]["field"] == "subprojects"
+    assert "'docs' defines no recipe" in error["message"]
+    assert "build, test, lint, audit" in error["message"]

@@ -19,6 +19,7 @@ from crafting_table.ledger import projects as project_store
 from crafting_table.ledger.projects import ProjectRow
 from crafting_table.messages import ProjectDeleted
 from crafting_table.models import (
+    RECIPES,
     Deleted,
     ProjectAnswer,
     ProjectIn,
@@ -104,6 +105,21 @@ def check_remote(spec: ProjectIn, is_admin: bool) -> None:
         )
 
 
+def check_recipes(spec: ProjectIn) -> None:
+    """Refuse a subproject that defines no recipe (422): nothing could run it.
+
+    Checked here rather than in the model, so that a project stored before
+    this rule still reads.
+    """
+    for sub in spec.subprojects:
+        if not sub.recipes():
+            raise Unprocessable(
+                f"subproject {sub.path!r} defines no recipe; give it at least one "
+                f"of {', '.join(RECIPES)}",
+                field="subprojects",
+            )
+
+
 def keep_secrets(new: ProjectIn, old: ProjectIn) -> ProjectIn:
     """Carry stored secrets over into an update that could not repeat them.
 
@@ -126,6 +142,7 @@ async def register(data: ProjectIn) -> tuple[ProjectAnswer, int]:
     """Register a project; the caller becomes its owner. A taken name is a 409."""
     token = caller()
     check_remote(data, token.is_admin)
+    check_recipes(data)
     row = await context().ledger.write(
         project_store.insert, data, token.name, time.time()
     )
@@ -171,6 +188,7 @@ async def update(name: str, data: ProjectIn) -> ProjectAnswer:
         )
     spec = keep_secrets(data, current.spec)
     check_remote(spec, caller().is_admin)
+    check_recipes(spec)
     row = await context().ledger.write(project_store.replace, spec, time.time())
     assert row is not None
     return ProjectAnswer(project=project_out(row))
