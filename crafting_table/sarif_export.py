@@ -54,6 +54,7 @@ def to_sarif(
     base_uri: str | None = None,
     provenance: Mapping[str, str] | None = None,
     subproject: str = ".",
+    stopped: str | None = None,
 ) -> dict[str, Any]:
     """A SARIF 2.1.0 log object for ``findings`` (Finding objects or ledger rows).
 
@@ -63,6 +64,9 @@ def to_sarif(
     ``originalUriBaseIds``. ``provenance`` is one SARIF
     ``versionControlDetails`` object (``repositoryUri``, ``revisionId``,
     ``branch``); the repository's root is mapped to ``SRCROOT``.
+    ``stopped``, when given, is why the analysis did not finish: each run's
+    invocation then says it was not successful, with that reason, so that
+    a viewer does not take a missing result for a fixed one.
     ``subproject`` is the folder the findings' relative paths start from;
     result URIs are relative to the repository's root, as viewers that
     open the commit expect. A row's ``fingerprint`` is used when present, else
@@ -84,6 +88,12 @@ def to_sarif(
         extras["versionControlProvenance"] = [mapped]
     if base_uri:
         extras["originalUriBaseIds"] = {"SRCROOT": {"uri": base_uri}}
+    invocation: dict[str, Any] = {"executionSuccessful": stopped is None}
+    if stopped is not None:
+        invocation["toolExecutionNotifications"] = [
+            {"level": "error", "message": {"text": stopped}}
+        ]
+    extras["invocations"] = [invocation]
     return {
         "$schema": SARIF_SCHEMA,
         "version": SARIF_VERSION,

@@ -191,3 +191,15 @@ def test_paths_start_at_the_repository_root() -> None:
     # A file outside the subproject keeps its absolute URI.
     outside = tests["results"][0]["locations"][0]["physicalLocation"]
     assert outside["artifactLocation"] == {"uri": "file:///usr/lib/python3/x.py"}
+
+
+def test_an_unfinished_analysis_is_not_a_successful_invocation() -> None:
+    done = to_sarif(FINDINGS[:1])
+    stopped = to_sarif(FINDINGS[:1], stopped="the recipe reached its deadline")
+
+    validate(stopped)
+    assert done["runs"][0]["invocations"] == [{"executionSuccessful": True}]
+    [invocation] = stopped["runs"][0]["invocations"]
+    assert invocation["executionSuccessful"] is False
+    [note] = invocation["toolExecutionNotifications"]
+    assert note["message"]["text"] == "the recipe reached its deadline"

@@ -142,6 +142,7 @@ async def sarif(job_id: str, query_args: FindingQuery) -> Response:
         tool_version=__version__,
         provenance=await _provenance(job),
         subproject=job.subproject,
+        stopped=_stopped(job),
     )
     body = json.dumps(log, ensure_ascii=False)
     return Response(body, mimetype="application/sarif+json")
@@ -157,3 +158,15 @@ async def _provenance(job: JobRow) -> dict[str, str] | None:
     if job.ref:
         details["branch"] = job.ref
     return details
+
+
+def _stopped(job: JobRow) -> str | None:
+    """Why the job's analysis did not finish, or None when it did."""
+    if job.stopped_short:
+        return job.stopped_short
+    if job.status in ("queued", "running"):
+        return f"the job is {job.status}"
+    ran = job.exit_code is not None and job.exit_code >= 0
+    if job.status in ("succeeded", "failed") and ran and job.parsed:
+        return None
+    return job.error or f"the job ended {job.status}"

@@ -347,6 +347,8 @@ async def test_sarif_export_is_valid(admin: httpx.AsyncClient, make_repo: Any) -
     [commit] = run["versionControlProvenance"]
     assert commit["revisionId"] == job["sha"]
     assert commit["repositoryUri"] == Path(repo.url).as_uri()
+    # ruff exited 1 over its findings: its analysis itself went through.
+    assert run["invocations"] == [{"executionSuccessful": True}]
 
 
 CARGO_TOML = '[package]\nname = "demo"\nversion = "0.1.0"\nedition = "2021"\n'
