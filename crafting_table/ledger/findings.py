@@ -175,9 +175,11 @@ def stopped_short(recipe: str, status: str, findings: Sequence[Finding]) -> str 
     for f in findings:
         if f.kind != "lint" or f.severity != "error":
             continue
-        if recipe in ("build", "test") or f.code is None:
-            return f"a compile error stopped the {recipe} recipe: {_where(f)}"
-        if _STOPPING_CODE.fullmatch(f.code):
+        if (
+            recipe in ("build", "test")
+            or f.code is None
+            or _STOPPING_CODE.fullmatch(f.code)
+        ):
             return f"a compile error stopped the {recipe} recipe: {_where(f)}"
     return None
 
@@ -187,10 +189,9 @@ def _collection_error(f: Finding) -> bool:
     before running any test, and what that module held never ran at all."""
     if f.kind != "test_fail":
         return False
-    test_id = str(f.raw.get("test_id") or "")
     if f.tool == "junit":
         return "collection failure" in f.message
-    return f.raw.get("outcome") == "ERROR" and "::" not in test_id
+    return f.raw.get("outcome") == "ERROR" and "::" not in str(f.raw.get("test_id"))
 
 
 def _where(f: Finding) -> str:

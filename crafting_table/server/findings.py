@@ -89,8 +89,9 @@ def _keep(row: Any, query: FindingQuery) -> bool:
 
 async def _selected(
     job_id: str, query: FindingQuery
-) -> tuple[list[Any], finding_store.Comparison]:
-    """The findings ``query`` selects, each with its state, and the comparison."""
+) -> tuple[JobRow, list[Any], finding_store.Comparison]:
+    """The job, the findings ``query`` selects with their state, and the
+    comparison they come from."""
     job = await visible_job(job_id)
     seen = await context().ledger.read(finding_store.compare, job)
     if query.fixed:
@@ -99,7 +100,7 @@ async def _selected(
         rows = [
             (r, state) for r, state in seen.states if not query.new or state == "new"
         ]
-    return [(row, state) for row, state in rows if _keep(row, query)], seen
+    return job, [(row, state) for row, state in rows if _keep(row, query)], seen
 
 
 @blueprint.get("/jobs/<job_id>/findings")
@@ -111,7 +112,7 @@ async def list_findings(job_id: str, query_args: FindingQuery) -> FindingList:
     ``fixed_withheld`` is set when this job's tool stopped short (deadline,
     compile error, a failure nothing explains): then ``?fixed=1`` is empty.
     """
-    rows, seen = await _selected(job_id, query_args)
+    _job, rows, seen = await _selected(job_id, query_args)
     return FindingList(
         findings=[FindingOut(**row.to_dict(), state=state) for row, state in rows],
         previous_job_id=seen.previous.id if seen.previous else None,
@@ -135,14 +136,15 @@ async def sarif(job_id: str, query_args: FindingQuery) -> Response:
     credentials) are the runs' version control provenance; a job that found
     nothing has one empty run.
     """
-    rows, _ = await _selected(job_id, query_args)
-    job = await visible_job(job_id)
+    job, rows, seen = await _selected(job_id, query_args)
     log = to_sarif(
         [row.to_dict() for row, _ in rows],
         tool_version=__version__,
         provenance=await _provenance(job),
         subproject=job.subproject,
-        stopped=_stopped(job),
+        # Whatever keeps a job from fixing anything also left its analysis
+        # unfinished: a deadline, a compile error, a cancel, a failed parse.
+        stopped=seen.fixed_withheld,
     )
     body = json.dumps(log, ensure_ascii=False)
     return Response(body, mimetype="application/sarif+json")
@@ -158,15 +160,3 @@ async def _provenance(job: JobRow) -> dict[str, str] | None:
     if job.ref:
         details["branch"] = job.ref
     return details
-
-
-def _stopped(job: JobRow) -> str | None:
-    """Why the job's analysis did not finish, or None when it did."""
-    if job.stopped_short:
-        return job.stopped_short
-    if job.status in ("queued", "running"):
-        return f"the job is {job.status}"
-    ran = job.exit_code is not None and job.exit_code >= 0
-    if job.status in ("succeeded", "failed") and ran and job.parsed:
-        return None
-    return job.error or f"the job ended {job.status}"
