@@ -180,18 +180,27 @@ async def test_an_ended_log_keeps_no_reader_waiting_for_a_failed_write(
     assert feed.written == 0
 
 
+BIG = b"a" * 200_000 + b"\n"
+
+
+async def unread_fifo_log(tmp_path: Path) -> tuple[int, LogFeed, LogWriter]:
+    """A log that is a FIFO nobody reads yet: a write of ``BIG`` stays in its
+    disk thread until the test reads from the returned (non-blocking) end."""
+    path = tmp_path / "log"
+    os.mkfifo(path)
+    reader = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    feed = LogFeed(path)
+    writer = LogWriter(path, len(BIG) + 100, [], feed)
+    await writer.open()
+    return reader, feed, writer
+
+
 async def test_the_file_keeps_the_order_watchers_saw_when_a_writer_is_canceled(
     tmp_path: Path,
 ) -> None:
     # The log is a FIFO nobody reads yet, so the first write stays in its
     # disk thread while two more are published and wait for the file.
-    path = tmp_path / "log"
-    os.mkfifo(path)
-    reader = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    feed = LogFeed(path)
-    big = b"a" * 200_000 + b"\n"
-    writer = LogWriter(path, len(big) + 100, [], feed)
-    await writer.open()
+    reader, feed, writer = await unread_fifo_log(tmp_path)
     waiting = [trio.CancelScope(), trio.CancelScope()]
 
     async def write(text: bytes, scope: trio.CancelScope) -> None:
@@ -199,7 +208,7 @@ async def test_the_file_keeps_the_order_watchers_saw_when_a_writer_is_canceled(
             await writer.output(text)
 
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(write, big, trio.CancelScope())
+        nursery.start_soon(write, BIG, trio.CancelScope())
         await trio.testing.wait_all_tasks_blocked()
         nursery.start_soon(write, b"b\n", waiting[0])
         await trio.testing.wait_all_tasks_blocked()
@@ -208,13 +217,13 @@ async def test_the_file_keeps_the_order_watchers_saw_when_a_writer_is_canceled(
         for scope in waiting:
             scope.cancel()
         os.set_blocking(reader, True)
-        got = await trio.to_thread.run_sync(read_exactly, reader, len(big))
+        got = await trio.to_thread.run_sync(read_exactly, reader, len(BIG))
     await writer.aclose()
     got += await trio.to_thread.run_sync(read_exactly, reader, 4)
     os.close(reader)
 
     assert all(scope.cancelled_caught for scope in waiting)
-    assert got == big + b"b\nc\n"
+    assert got == BIG + b"b\nc\n"
     assert frame_lines(feed)[1:] == ["b", "c"]
     assert feed.written == len(got)
 
@@ -225,17 +234,11 @@ async def test_a_write_canceled_once_it_holds_the_file_still_reaches_it(
     # The log is a FIFO nobody reads yet: the first write holds the file
     # while the second waits for it, and the second is canceled just as the
     # first hands the file over, before it reaches the disk thread.
-    path = tmp_path / "log"
-    os.mkfifo(path)
-    reader = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    feed = LogFeed(path)
-    big = b"a" * 200_000 + b"\n"
-    writer = LogWriter(path, len(big) + 100, [], feed)
-    await writer.open()
+    reader, feed, writer = await unread_fifo_log(tmp_path)
     second = trio.CancelScope()
 
     async def first() -> None:
-        await writer.output(big)
+        await writer.output(BIG)
         second.cancel()
 
     async def then() -> None:
@@ -248,12 +251,12 @@ async def test_a_write_canceled_once_it_holds_the_file_still_reaches_it(
         nursery.start_soon(then)
         await trio.testing.wait_all_tasks_blocked()
         os.set_blocking(reader, True)
-        got = await trio.to_thread.run_sync(read_exactly, reader, len(big))
+        got = await trio.to_thread.run_sync(read_exactly, reader, len(BIG))
     await writer.aclose()
     got += await trio.to_thread.run_sync(read_to_end, reader)
     os.close(reader)
 
-    assert got == big + b"b\n"
+    assert got == BIG + b"b\n"
     with trio.fail_after(5):
         await feed.wait_written(feed.line_end)
 
