@@ -16,7 +16,8 @@ import trio
 from actors.serve import ServiceHandle, run_service
 from crafting_table.config import Settings
 from crafting_table.messages import GetStats, Tick
-from tests.support import GIT_ENV, Repo, register, run_job
+from tests.support import GIT_ENV, Repo, register
+from tests.support import run_job as enqueue_and_wait
 
 
 @pytest.fixture
@@ -46,12 +47,28 @@ async def collect(service: ServiceHandle) -> dict[str, Any]:
     return stats
 
 
+async def run_job(
+    service: ServiceHandle, client: httpx.AsyncClient, project: str, **body: Any
+) -> dict[str, Any]:
+    """Run a job and wait until the Runner has also deleted its worktree.
+
+    A job is terminal before its worktree is gone: the Runner records the end
+    first, so that watchers hear of it at once, and cleans up after.
+    """
+    answer = await enqueue_and_wait(client, project, **body)
+    runner = service.refs["runner"]
+    with trio.fail_after(30):
+        while (await runner.ask(GetStats()))["running"]:
+            await trio.sleep(0.02)
+    return answer
+
+
 async def test_stale_worktrees_and_deleted_projects_go(
     service: ServiceHandle, admin: httpx.AsyncClient, make_repo: Any
 ) -> None:
     repo: Repo = make_repo()
     await register(admin, repo, test="true")
-    await run_job(admin, "demo", recipe="test")
+    await run_job(service, admin, "demo", recipe="test")
     folder = service.settings.workspace_dir / "demo"
     stale = folder / "0stale"
     fresh = folder / "0fresh"
@@ -76,7 +93,7 @@ async def test_quiet_clones_are_collected_once(
 ) -> None:
     repo: Repo = make_repo()
     await register(admin, repo, test="true")
-    await run_job(admin, "demo", recipe="test")
+    await run_job(service, admin, "demo", recipe="test")
     await service.ledger.write(
         lambda conn: conn.execute("UPDATE jobs SET created_at = created_at - 3600")
     )
@@ -93,8 +110,8 @@ async def test_old_logs_expire(
 ) -> None:
     repo: Repo = make_repo()
     await register(admin, repo, test="echo kept")
-    old = (await run_job(admin, "demo", recipe="test"))["job"]["id"]
-    new = (await run_job(admin, "demo", recipe="test"))["job"]["id"]
+    old = (await run_job(service, admin, "demo", recipe="test"))["job"]["id"]
+    new = (await run_job(service, admin, "demo", recipe="test"))["job"]["id"]
     await service.ledger.write(
         lambda conn: conn.execute(
             "UPDATE jobs SET finished_at = finished_at - 2 * 86400 WHERE id = ?", (old,)
@@ -154,7 +171,7 @@ async def test_stale_git_worktrees_are_removed_and_pruned(
     repo: Repo = make_repo()
     sha = repo.git("rev-parse", "HEAD")
     await register(admin, repo, test="true")
-    await run_job(admin, "demo", recipe="test")
+    await run_job(service, admin, "demo", recipe="test")
     folder = service.settings.workspace_dir / "demo"
     cache = folder / ".cache"
     # Two real worktrees of the clone in the project's folder, one aged past
@@ -183,7 +200,7 @@ async def test_quiet_clone_loses_an_unreachable_object(
     repo: Repo = make_repo()
     head = repo.git("rev-parse", "HEAD")
     await register(admin, repo, test="true")
-    await run_job(admin, "demo", recipe="test")
+    await run_job(service, admin, "demo", recipe="test")
     cache = service.settings.workspace_dir / "demo" / ".cache"
     written = subprocess.run(
         ["git", f"--git-dir={cache}", "hash-object", "-w", "--stdin"],
@@ -266,7 +283,7 @@ async def test_private_refs_of_ended_patch_attempts_go(
     repo: Repo = make_repo()
     head = repo.git("rev-parse", "HEAD")
     await register(admin, repo, lint="exit 1")
-    await run_job(admin, "demo", recipe="lint")
+    await run_job(service, admin, "demo", recipe="lint")
     cache = service.settings.workspace_dir / "demo" / ".cache"
     hours = 3 * 3600
     attempts = {
