@@ -460,18 +460,18 @@ class Containment:
             else:
                 self._jobs_by_uid.pop(user.uid, None)
 
-    def sole_job(self, user: RecipeUser | None) -> bool:
-        """True while one job alone has processes as ``user``, a project's id.
+    def idle(self, user: RecipeUser | None) -> bool:
+        """True while no job has processes as ``user``, a project's id.
 
-        Every process of that id is then this job's, whatever session or
-        environment it gave itself, so all of them may go when it ends.
-        Jobs count from :meth:`enter` to :meth:`leave`. Never for the named
-        user, whom every project may share.
+        Every process of that id left running is then a leftover, whatever
+        session or environment it gave itself, and may go. Jobs count from
+        :meth:`enter` to :meth:`leave`. Never for the named user, whom every
+        project may share.
         """
         if user is None or user.folder is None:
             return False
         with self._lock:
-            return self._jobs_by_uid.get(user.uid, 0) == 1
+            return user.uid not in self._jobs_by_uid
 
     def take_back(
         self, owned: Iterable[Path], shared: Iterable[Path], user: RecipeUser | None

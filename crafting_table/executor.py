@@ -254,8 +254,12 @@ class LocalProcess:
         )
         # A process that cleared its environment carries no mark; where no
         # group holds the job, the project's own id still tells it apart.
+        # The recipe's shell has ended, so the job stops counting now rather
+        # than at aclose: of two jobs of a project ending together, the
+        # later always finds the id idle and takes what both left.
         user = self._user
-        if user is not None and self._containment.sole_job(user):
+        self._leave()
+        if user is not None and self._containment.idle(user):
             # Asked again at every scan: a job of the project may start
             # while this one's leftovers are being killed.
             killed.update(
@@ -263,7 +267,7 @@ class LocalProcess:
                     lambda: procs.kill_uid(
                         user.uid,
                         skip=[self.pid],
-                        still=lambda: self._containment.sole_job(user),
+                        still=lambda: self._containment.idle(user),
                     )
                 )
             )
@@ -283,6 +287,10 @@ class LocalProcess:
         await trio.to_thread.run_sync(
             self._containment.take_back, owned, shared, self._user
         )
+        self._leave()
+
+    def _leave(self) -> None:
+        """Stop counting among the jobs of the project's id; once only."""
         if self._entered:
             self._entered = False
             self._containment.leave(self._user)

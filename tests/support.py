@@ -5,12 +5,16 @@ from __future__ import annotations
 import os
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import trio
 
+from crafting_table.messages import GetStats
 from crafting_table.models import TERMINAL_STATUSES
+
+if TYPE_CHECKING:
+    from actors.serve import ServiceHandle
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Test Author",
@@ -96,3 +100,16 @@ async def run_job(
 ) -> dict[str, Any]:
     """Enqueue a job and wait for it to end."""
     return await wait_job(client, await enqueue(client, project, **body), timeout)
+
+
+async def runner_idle(service: ServiceHandle, timeout: float = 30) -> None:
+    """Wait until the Runner holds no job.
+
+    A job is terminal before the Runner has cleaned up after it: the end is
+    recorded first, so that watchers hear of it at once, and the recipe's
+    leftover processes, control group and worktree go after.
+    """
+    runner = service.refs["runner"]
+    with trio.fail_after(timeout):
+        while (await runner.ask(GetStats()))["running"]:
+            await trio.sleep(0.02)

@@ -171,7 +171,52 @@ async def test_a_job_ending_spares_the_gate_of_its_projects_next_job() -> None:
         code, output = await finish(await second.go({}))
 
     assert (code, output) == (0, "ran\n")
-    assert not containment.sole_job(containment.identity(project))
+    assert containment.idle(containment.identity(project))
+
+
+async def test_the_later_of_two_jobs_ending_together_kills_what_both_left() -> None:
+    # The first job leaves a process with no mark, in a session of its own,
+    # while the second runs; the second's end takes it, even though the
+    # first has not closed yet.
+    require_root()
+    with reachable_folder() as folder:
+        user = RecipeUser.lookup(recipe_user().pw_name, folder)
+        containment = Containment(
+            user=user,
+            ids=IdRange(300_000, 10),
+            projects_dir=prepare_projects_folder(folder),
+        )
+        executor = LocalExecutor(containment)
+        project = ProjectIdentity("demo", 1)
+        gate = folder / "gate"
+        first = await executor.start(
+            "env -i setsid sh -c 'echo $$; exec sleep 300 </dev/null >/dev/null 2>&1' "
+            "&",
+            cwd=folder,
+            env=ENV,
+            mark="first",
+            project=project,
+        )
+        second = await executor.start(
+            f"while [ ! -e {gate} ]; do sleep 0.05; done",
+            cwd=folder,
+            env=ENV,
+            mark="second",
+            project=project,
+        )
+        with trio.fail_after(30):
+            daemon = int((await first.output.receive_some(100)).decode())
+            await first.wait()
+            spared = await first.kill_leftovers()
+            gate.touch()
+            await second.wait()
+            killed = await second.kill_leftovers()
+        await first.aclose()
+        await second.aclose()
+
+    assert spared == []
+    assert killed == [daemon]
+    assert not procs.is_running(daemon)
 
 
 async def test_without_groups_nothing_the_recipe_left_survives(tmp_path: Path) -> None:

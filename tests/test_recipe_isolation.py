@@ -34,7 +34,7 @@ from tests.confinement import (
     require_cgroups,
     require_root,
 )
-from tests.support import Repo, enqueue, register, run_job, wait_job
+from tests.support import Repo, enqueue, register, run_job, runner_idle, wait_job
 from tests.test_restart import Server, client
 
 
@@ -352,6 +352,7 @@ async def test_a_daemon_without_the_mark_is_found_through_the_cgroup(
     assert len(found) == 1, tail
     assert not procs.is_running(int(found[0].split()[1]))
     assert any("killed 1 process(es) the recipe left running" in t for t in tail), tail
+    await runner_idle(service)
     assert job_groups(service.settings) == []
 
 
@@ -383,6 +384,7 @@ async def test_without_groups_a_daemon_is_found_by_its_projects_id(
         alive_while_held = procs.is_running(daemon)
         gate.touch()
         held = await wait_job(admin, holder)
+        await runner_idle(service)
     service.stop()
 
     assert body["job"]["status"] == "succeeded", tail
@@ -419,6 +421,7 @@ async def test_a_fork_bomb_ends_at_its_deadline_and_harms_no_one(
                     break
                 await trio.sleep(0.2)
     calm_body = await wait_job(admin, calm_id)
+    await runner_idle(service)
 
     grace = service.settings.kill_grace_secs
     assert job["status"] == "timed_out"

@@ -16,7 +16,7 @@ import trio
 from actors.serve import ServiceHandle, run_service
 from crafting_table.config import Settings
 from crafting_table.messages import GetStats, Tick
-from tests.support import GIT_ENV, Repo, register
+from tests.support import GIT_ENV, Repo, register, runner_idle
 from tests.support import run_job as enqueue_and_wait
 
 
@@ -50,16 +50,9 @@ async def collect(service: ServiceHandle) -> dict[str, Any]:
 async def run_job(
     service: ServiceHandle, client: httpx.AsyncClient, project: str, **body: Any
 ) -> dict[str, Any]:
-    """Run a job and wait until the Runner has also deleted its worktree.
-
-    A job is terminal before its worktree is gone: the Runner records the end
-    first, so that watchers hear of it at once, and cleans up after.
-    """
+    """Run a job and wait until the Runner has also deleted its worktree."""
     answer = await enqueue_and_wait(client, project, **body)
-    runner = service.refs["runner"]
-    with trio.fail_after(30):
-        while (await runner.ask(GetStats()))["running"]:
-            await trio.sleep(0.02)
+    await runner_idle(service)
     return answer
 
 
