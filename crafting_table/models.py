@@ -25,6 +25,8 @@ from pydantic import (
     model_validator,
 )
 
+from crafting_table import languages
+from crafting_table.languages import GENERIC
 from crafting_table.urls import check_git_url_shape, check_ref, redact_url
 
 RECIPES = ("build", "test", "lint", "audit")
@@ -55,6 +57,14 @@ DEFAULT_NOTIFY_ON: list[NotifyEvent] = ["audit_fail", "cve_found", "patch_drafte
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _PATH_PART = re.compile(r"^[A-Za-z0-9_.@+-]+$")
+
+
+STORED = {"stored": True}
+"""Validation context of a spec read back from the ledger."""
+
+
+def _stored(info: ValidationInfo) -> bool:
+    return bool(info.context and info.context.get("stored"))
 
 
 def _slug(value: str) -> str:
@@ -178,13 +188,34 @@ class Subproject(Strict):
     """One folder of the repository and the shell command of each recipe."""
 
     path: SubprojectPath = "."
-    language: str = Field(default="generic", pattern=r"^[a-z0-9+#_-]{1,32}$")
+    language: str = Field(
+        default=GENERIC,
+        max_length=32,
+        description="Which parsers read the logs (see the README); left out, the "
+        "one the recipe commands point to, else generic.",
+    )
     build: str | None = Field(default=None, max_length=8192)
     test: str | None = Field(default=None, max_length=8192)
     lint: str | None = Field(default=None, max_length=8192)
     audit: str | None = Field(default=None, max_length=8192)
     timeout_secs: int = Field(default=1800, ge=1, le=7 * 24 * 3600)
     limits: Limits = Field(default_factory=Limits)
+
+    @field_validator("language", mode="before")
+    @classmethod
+    def _language(cls, value: object, info: ValidationInfo) -> object:
+        # A stored project keeps the name it was registered with, even one
+        # this version no longer knows: reading it must not fail.
+        if not isinstance(value, str) or _stored(info):
+            return value
+        return languages.check(value.strip().lower())
+
+    @model_validator(mode="after")
+    def _language_of_the_commands(self) -> Subproject:
+        if "language" not in self.model_fields_set:
+            commands = (self.command(recipe) for recipe in RECIPES)
+            self.language = languages.infer(c for c in commands if c)
+        return self
 
     def command(self, recipe: str) -> str | None:
         """The shell command of ``recipe``, or None when it is not defined."""
@@ -319,7 +350,7 @@ class ProjectIn(Strict):
     def _languages_of_the_subprojects(self) -> ProjectIn:
         # Left out, the project's languages are those its subprojects name.
         if not self.languages:
-            named = {sub.language for sub in self.subprojects} - {"generic"}
+            named = {sub.language for sub in self.subprojects} - {GENERIC}
             self.languages = sorted(named)
         return self
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -10,7 +11,7 @@ import httpx
 import pytest
 
 from actors.serve import ServiceHandle
-from tests.support import Repo
+from tests.support import Repo, run_job
 
 TOKEN = "t0ken-never-shown"
 
@@ -124,3 +125,42 @@ async def test_a_subproject_without_a_recipe_is_refused(
     assert error["details"]["field"] == "subprojects"
     assert "'docs' defines no recipe" in error["message"]
     assert "build, test, lint, audit" in error["message"]
+
+
+async def test_a_language_nobody_reads_is_refused_with_the_choices(
+    admin: httpx.AsyncClient, make_repo: Any
+) -> None:
+    repo: Repo = make_repo()
+    sub = {"path": ".", "language": "pyhton", "lint": "ruff check ."}
+    body = {"name": "typo", "git_url": repo.url, "subprojects": [sub]}
+
+    refused = await admin.post("/projects", json=body)
+    sub["language"] = "Bash"
+    accepted = await admin.post("/projects", json=body)
+
+    assert refused.status_code == 422, refused.text
+    error = refused.json()["error"]
+    assert error["details"]["problems"][0]["field"] == "subprojects.0.language"
+    assert "'subprojects.0.language': 'pyhton' is not a language" in error["message"]
+    assert "python, ruby" in error["message"]
+    assert "generic" in error["message"]
+    assert accepted.status_code == 201, accepted.text
+    assert accepted.json()["project"]["subprojects"][0]["language"] == "shell"
+
+
+async def test_a_left_out_language_is_taken_from_the_commands_and_read(
+    admin: httpx.AsyncClient, make_repo: Any
+) -> None:
+    repo: Repo = make_repo({"app.py": "import os\n"})
+    ruff = f"{sys.executable} -m ruff check --no-cache --output-format=json ."
+    sub = {"path": ".", "lint": ruff}
+    body = {"name": "inferred", "git_url": repo.url, "subprojects": [sub]}
+
+    answer = await admin.post("/projects", json=body)
+    assert answer.status_code == 201, answer.text
+    job = (await run_job(admin, "inferred", recipe="lint"))["job"]
+    rows = (await admin.get(f"/jobs/{job['id']}/findings")).json()["findings"]
+
+    assert answer.json()["project"]["subprojects"][0]["language"] == "python"
+    assert answer.json()["project"]["languages"] == ["python"]
+    assert [(row["kind"], row["code"]) for row in rows] == [("lint", "F401")]

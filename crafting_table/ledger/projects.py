@@ -11,7 +11,7 @@ import sqlite3
 from dataclasses import dataclass
 
 from crafting_table.errors import Conflict
-from crafting_table.models import ProjectIn
+from crafting_table.models import STORED, ProjectIn
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +29,7 @@ def _row(row: sqlite3.Row) -> ProjectRow:
     return ProjectRow(
         name=row["name"],
         owner=row["owner"],
-        spec=ProjectIn.model_validate_json(row["spec_json"]),
+        spec=ProjectIn.model_validate_json(row["spec_json"], context=STORED),
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )

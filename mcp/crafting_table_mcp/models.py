@@ -44,11 +44,13 @@ class Subproject(_Open):
     path: str = Field(
         default=".", description="Folder inside the repository, e.g. 'clients/python'."
     )
-    language: str = Field(
-        default="generic",
+    language: str | None = Field(
+        default=None,
         description=(
-            "Selects the findings parser: python, rust, go, typescript, "
-            "javascript, or generic (one finding when the recipe fails)."
+            "Selects the findings parsers: rust, python, go, typescript, "
+            "javascript, shell, ruby, php, c, cpp, swift, java, kotlin, csharp, "
+            "or generic (SARIF, JUnit and Checkstyle reports and the exit code "
+            "only). Left out: the one the recipe commands point to."
         ),
     )
     build: str | None = Field(default=None, description="Shell command of 'build'.")

@@ -1,0 +1,63 @@
+"""Language names: the choices, their other spellings, and inference."""
+
+from __future__ import annotations
+
+import pytest
+
+from crafting_table import languages
+from crafting_table.models import STORED, ProjectIn
+from crafting_table.parsers import PARSERS
+
+
+def project(**sub: str) -> ProjectIn:
+    body = {"name": "x", "git_url": "https://git.example/x.git"}
+    return ProjectIn.model_validate(body | {"subprojects": [{"path": ".", **sub}]})
+
+
+def test_the_choices_are_the_parsed_languages_and_generic() -> None:
+    assert set(languages.known()) == set(PARSERS) | {"generic"}
+    assert all(alias in PARSERS for alias in languages.ALIASES.values())
+
+
+@pytest.mark.parametrize(
+    ("commands", "language"),
+    [
+        (["uv run pytest -q", "ruff check ."], "python"),
+        ([".venv/bin/python -m mypy src"], "python"),
+        (["cargo clippy --message-format=json"], "rust"),
+        (["go vet -json ./...", "govulncheck -json ./..."], "go"),
+        (["npm ci && npx eslint -f json ."], "javascript"),
+        (["npm ci && npx tsc --noEmit"], "typescript"),
+        (["./gradlew build"], "java"),
+        (["CC=gcc make"], "c"),
+        (["cargo build && npm test"], "generic"),
+        (["make check", "echo done; exit 1"], "generic"),
+        ([], "generic"),
+    ],
+)
+def test_the_tools_a_recipe_names_give_its_language(
+    commands: list[str], language: str
+) -> None:
+    assert languages.infer(commands) == language
+
+
+def test_a_given_language_wins_over_the_commands() -> None:
+    assert project(language="generic", lint="ruff check .").subprojects[0].language == (
+        "generic"
+    )
+    assert project(lint="ruff check .").subprojects[0].language == "python"
+    assert project(language=" Golang ", test="true").subprojects[0].language == "go"
+
+
+def test_a_stored_project_keeps_a_language_this_version_does_not_know() -> None:
+    body = {
+        "name": "x",
+        "git_url": "https://git.example/x.git",
+        "subprojects": [{"path": ".", "language": "nix", "build": "nix build"}],
+    }
+
+    with pytest.raises(ValueError, match="'nix' is not a language"):
+        ProjectIn.model_validate(body)
+    assert ProjectIn.model_validate(body, context=STORED).subprojects[0].language == (
+        "nix"
+    )
