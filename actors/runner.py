@@ -399,6 +399,9 @@ class Runner(Actor):
                 lambda: reports.mkdir(parents=True, exist_ok=True)
             )
             outcome.workdir, outcome.reports = workdir, reports
+            # From here a failure (a commit without the subproject's folder,
+            # a checkout cut short) still has a worktree to delete.
+            outcome.worktree = worktree
             env = recipe_env(
                 passthrough=self.settings.recipe_env,
                 cache_dir=self.settings.cache_dir,
@@ -683,7 +686,7 @@ class Runner(Actor):
         """Reap the recipe's shell, delete the worktree and the reports."""
         if outcome.process is not None:
             await outcome.process.aclose()
-        if worktree is not None:
+        if worktree is not None or outcome.worktree is not None:
             await self.deps.workspace.remove_worktree(job.project_name, job.id)
         await self.deps.workspace.remove_path(self._reports_dir(job))
 
@@ -704,6 +707,7 @@ class _Outcome:
     seconds: float | None = None
     workdir: Path | None = None
     reports: Path | None = None
+    worktree: Path | None = None
     sha: str | None = None
     sha_recorded: bool = False
     process: RecipeProcess | None = None

@@ -14,7 +14,7 @@ import trio
 from actors.serve import ServiceHandle, run_service
 from crafting_table import procs
 from crafting_table.config import Settings
-from tests.support import Repo, enqueue, register, run_job, wait_job
+from tests.support import Repo, enqueue, register, run_job, runner_idle, wait_job
 
 # A recipe helper: ignores SIGTERM, starts two grandchildren and one process
 # that leaves the group with setsid after a double fork, writes every pid
@@ -463,13 +463,17 @@ async def test_unknown_branch_is_a_clear_failure(
     assert "ran" not in body["log_tail"]
 
 
-async def test_missing_subproject_folder_fails_the_job(
-    admin: httpx.AsyncClient, make_repo: Any
+async def test_missing_subproject_folder_fails_the_job_and_leaves_no_worktree(
+    service: ServiceHandle, admin: httpx.AsyncClient, make_repo: Any
 ) -> None:
     repo: Repo = make_repo()
     await register(admin, repo, path="not/here", test="echo ran")
 
     body = await run_job(admin, "demo", recipe="test", subproject="not/here")
+    await runner_idle(service)
 
     assert body["job"]["status"] == "failed"
     assert "does not exist" in body["job"]["error"]
+    workspace = service.settings.workspace_dir / "demo"
+    assert not (workspace / body["job"]["id"]).exists()
+    assert sorted(p.name for p in workspace.iterdir()) == [".cache"]
