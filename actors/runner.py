@@ -242,14 +242,14 @@ class Runner(Actor):
         if entry is not None and queued_only:
             return None
         if entry is not None:
-            entry.stop("canceled")
+            entry.stop("canceled while running")
             return "canceling"
         row = await self.deps.ledger.write(job_store.cancel_queued, job_id, time.time())
         if row is None:
             return None
         feed = self.feeds.pop(job_id, None)
         if feed is not None:
-            feed.finish(_final(row))
+            feed.finish(row.ending())
         logger.info("job %s (%s) canceled while queued", job_id, row.project_name)
         return "canceled"
 
@@ -529,6 +529,8 @@ class Runner(Actor):
                     await _safe_line(writer, f"{why}; stopping the recipe (SIGTERM)")
                     code = await self._stop(process, writer)
                     outcome.status = reason
+                    if reason == "canceled":
+                        outcome.error = entry.stop_reason
                 with outcome.step("clean-up"):
                     await self._kill_leftovers(job, process, writer)
                 with trio.move_on_after(DRAIN_TIMEOUT):
@@ -631,7 +633,7 @@ class Runner(Actor):
             outcome.exit_code,
             final.findings_count if final else 0,
         )
-        entry.feed.finish(_final(final) if final else {"status": outcome.status})
+        entry.feed.finish(final.ending() if final else {"status": outcome.status})
 
     async def _finish_cut_short(
         self, entry: RunningJob, writer: LogWriter, outcome: _Outcome
@@ -663,7 +665,7 @@ class Runner(Actor):
                 logger.exception(
                     "job %s (%s): could not record its end", job.id, job.project_name
                 )
-        entry.feed.finish(_final(final) if final else {"status": outcome.status})
+        entry.feed.finish(final.ending() if final else {"status": outcome.status})
 
     async def _record_end(
         self, job: JobRow, outcome: _Outcome, unparsed: str, log_bytes: int
@@ -781,14 +783,6 @@ def _footer(outcome: _Outcome, writer: LogWriter) -> str:
     if outcome.steps:
         line += "; " + ", ".join(f"{name} {secs:.3f} s" for name, secs in outcome.steps)
     return line
-
-
-def _final(job: JobRow) -> dict[str, object]:
-    return {
-        "status": job.status,
-        "exit_code": job.exit_code,
-        "findings_count": job.findings_count,
-    }
 
 
 def _limits(job: JobRow) -> JobLimits:

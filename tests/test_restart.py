@@ -187,9 +187,12 @@ async def test_sigterm_cancels_running_and_keeps_queued(
     assert time.monotonic() - started < 30
     assert not procs.is_running(int(pid_file.read_text()))
     with sqlite3.connect(server.root / "data" / "ledger.sqlite3") as conn:
-        rows = dict(conn.execute("SELECT id, status FROM jobs").fetchall())
-    assert rows[running] == "canceled"
-    assert rows[queued] == "queued"
+        rows = {
+            row[0]: row[1:]
+            for row in conn.execute("SELECT id, status, error FROM jobs").fetchall()
+        }
+    assert rows[running] == ("canceled", "service stopped")
+    assert rows[queued] == ("queued", None)
     log = (server.root / "data" / "logs" / "demo" / f"{running}.log").read_text()
     assert "the service stopped; job canceled" in log
 

@@ -125,6 +125,7 @@ async def test_cancel_kills_a_running_recipe(
 
     assert answer.status_code == 200, answer.text
     assert answer.json()["job"]["status"] == "canceled"
+    assert answer.json()["job"]["error"] == "canceled while running"
     assert survivors(pid_file) == []
     again = await admin.post(f"/jobs/{job_id}/cancel")
     assert again.status_code == 409
@@ -152,7 +153,9 @@ async def test_what_a_canceled_recipe_says_while_it_stops_is_kept(
 
     assert answer.json()["job"]["status"] == "canceled", answer.text
     log = (await admin.get(f"/jobs/{job_id}/log")).text.splitlines()
-    stop = log.index("[crafting-table] canceled; stopping the recipe (SIGTERM)")
+    stop = log.index(
+        "[crafting-table] canceled while running; stopping the recipe (SIGTERM)"
+    )
     after = log[stop + 1 :]
     assert after.index("got TERM") < after.index("wound down"), log
     assert answer.json()["job"]["exit_code"] == 3

@@ -40,8 +40,11 @@ POLL_SECONDS = 1.0
 # The service batches up to 500 lines in a frame, and one line of a tool's
 # JSON output can be megabytes; the library's default limit is 1 MiB.
 MAX_FRAME = 64 * 1024 * 1024
-# Shell conventions: 124 is what timeout(1) exits with, 130 is 128 + SIGINT.
+# Shell conventions: 124 is what timeout(1) exits with, 130 is 128 + SIGINT;
+# 125 is what timeout(1) and docker run exit with when they, not the
+# command, failed: here, a job that failed before its recipe ran.
 EXIT_TIMED_OUT = 124
+EXIT_NOT_RUN = 125
 EXIT_CANCELED = 130
 
 
@@ -49,7 +52,10 @@ def exit_status(final: dict[str, Any]) -> int:
     """The exit status a shell should see for a job that ended as ``final``.
 
     0 for ``succeeded``; 124 for ``timed_out``; 130 for ``canceled``; the
-    recipe's own exit code (1-255) for ``failed``; 1 when there is none.
+    recipe's own exit code (1-255) for ``failed``; 125 when it failed
+    before the recipe ran (no exit code: an unknown ref, a fetch that
+    failed) or was orphaned by a restart; 1 when the recipe ended without
+    one a shell can show.
     """
     status = final.get("status")
     code = final.get("exit_code")
@@ -59,6 +65,9 @@ def exit_status(final: dict[str, Any]) -> int:
         return EXIT_TIMED_OUT
     if status == "canceled":
         return EXIT_CANCELED
+    if code is None or (isinstance(code, int) and code < 0):
+        # -1 marks a job the service's own stop orphaned.
+        return EXIT_NOT_RUN
     if isinstance(code, int) and 0 < code < 256:
         return code
     return 1

@@ -50,7 +50,8 @@ def register(commands: Commands, common: argparse.ArgumentParser) -> None:
         action="store_true",
         help=(
             "print the log live and exit with the job's status: 0 succeeded, "
-            "the recipe's exit code when failed, 124 timed out, 130 canceled"
+            "the recipe's exit code when failed, 124 timed out, 125 failed "
+            "before the recipe ran, 130 canceled"
         ),
     )
 
@@ -168,10 +169,12 @@ def _follow(session: Session, job_id: str) -> int:
     if not session.args.json:
         code = final.get("exit_code")
         count = final.get("findings_count")
+        error = final.get("error")
         out.note(
             f"job {job_id} {final.get('status')}"
             + (f" with exit code {code}" if code is not None else "")
             + (f", {count} finding{'s' if count != 1 else ''}" if count else "")
+            + (f": {error}" if error else "")
         )
     return status
 

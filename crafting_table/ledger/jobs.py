@@ -83,6 +83,15 @@ class JobRow:
         """The subproject's language at enqueue time."""
         return str(self.snapshot.get("language", "generic"))
 
+    def ending(self) -> dict[str, object]:
+        """How the job ended, as the log tail's last frame tells it."""
+        return {
+            "status": self.status,
+            "exit_code": self.exit_code,
+            "error": self.error,
+            "findings_count": self.findings_count,
+        }
+
     def to_dict(self) -> dict[str, Any]:
         """The API view of this job as plain data (the fields of ``JobOut``)."""
         from crafting_table.models import iso

@@ -131,7 +131,10 @@ async def cancel(job_id: str) -> JobOnly:
         outcome = await ctx.runner.ask(CancelJob(job_id=job_id))
     if outcome is None:
         row = await visible_job(job_id)
-        raise Conflict(f"job {job_id!r} already ended with status {row.status!r}")
+        raise Conflict(
+            f"job {job_id!r} already ended with status {row.status!r}; "
+            f"POST /jobs/{job_id}/retry runs it again"
+        )
     with trio.move_on_after(ctx.settings.kill_grace_secs + 20):
         while row.status not in TERMINAL_STATUSES:
             await trio.sleep(0.05)

@@ -7,7 +7,8 @@ the log holds, then every new line as the recipe writes it, then one final
 message with the job's terminal status, and closes. Frames are JSON::
 
     {"type": "lines", "lines": ["...", "..."]}
-    {"type": "end", "status": "succeeded", "exit_code": 0, "findings_count": 3}
+    {"type": "end", "status": "failed", "exit_code": 2, "error": null,
+     "findings_count": 3}
 """
 
 from __future__ import annotations
@@ -327,10 +328,11 @@ async def follow(job_id: str) -> Any:
     Every frame is a JSON text message. First the log as it is, then every
     line as the recipe writes it, in ``{"type": "lines", "lines": ["...",
     "..."]}`` frames (at most 500 lines each); when the job has ended, one
-    ``{"type": "end", "status": "succeeded", "exit_code": 0,
-    "findings_count": 3}`` frame with its terminal status, then a close with
-    code 1000. A job that already ended sends its whole log and the end
-    frame at once.
+    ``{"type": "end", "status": "failed", "exit_code": 2, "error": null,
+    "findings_count": 3}`` frame with its terminal status (``error`` says
+    why a job failed or was canceled where its recipe's exit code does
+    not), then a close with code 1000. A job that already ended sends its
+    whole log and the end frame at once.
     """
     try:
         row = await visible_job(job_id)
@@ -384,11 +386,8 @@ async def follow(job_id: str) -> Any:
 
 
 async def _send_end(status: str, final: Any) -> None:
-    message: dict[str, Any] = {"type": "end", "status": status}
-    if final is not None:
-        message["exit_code"] = final.exit_code
-        message["findings_count"] = final.findings_count
-    await websocket.send(json.dumps(message))
+    ending = final.ending() if final is not None else {"status": status}
+    await websocket.send(json.dumps({"type": "end", **ending}))
     await _close()
 
 

@@ -428,6 +428,7 @@ async def test_job_run_follow_json_prints_one_json_document_a_line(
         "type": "end",
         "status": "succeeded",
         "exit_code": 0,
+        "error": None,
         "findings_count": 0,
     }
 
@@ -471,7 +472,7 @@ async def test_job_show_log_list_and_cancel(
     assert again.status == 1
     assert again.err == (
         f"crafting-table: conflict: job {running!r} already ended with status "
-        "'canceled'\n"
+        f"'canceled'; POST /jobs/{running}/retry runs it again\n"
     )
 
     everything = await cli("job", "list", "--project", "demo")

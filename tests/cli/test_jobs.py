@@ -110,3 +110,15 @@ async def test_job_run_subproject_picks_that_subprojects_recipe(
         assert refused.err.startswith("crafting-table: ")
         assert len(refused.err.splitlines()) == 1
     assert "docs" in unknown.err
+
+
+async def test_following_a_job_that_failed_before_its_recipe_says_why(
+    cli: Cli, admin: httpx.AsyncClient, make_repo: Any
+) -> None:
+    await register(admin, make_repo(), test="exit 1")
+
+    followed = await cli("job", "run", "demo", "test", "--ref", "nope", "--follow")
+
+    assert followed.status == 125
+    last = followed.err.splitlines()[-1]
+    assert "failed: branch or tag 'nope' does not exist" in last
