@@ -39,6 +39,7 @@ from crafting_table.config import Settings
 from crafting_table.containment import Containment
 from crafting_table.errors import ConfigError, leaves
 from crafting_table.executor import LocalExecutor
+from crafting_table.folderlock import FolderLock
 from crafting_table.ledger import Ledger
 from crafting_table.ledger import tokens as token_store
 from crafting_table.messages import Drain
@@ -140,6 +141,20 @@ async def run_service(
     """
     settings = absolute(settings)
     prepare_folders(settings)
+    lock = FolderLock()
+    try:
+        lock.take(settings.data_dir, "CRAFTING_DATA_DIR")
+        lock.take(settings.workspace_dir, "CRAFTING_WORKSPACE_DIR")
+        await _run_locked(settings, wall_clock, task_status)
+    finally:
+        lock.release()
+
+
+async def _run_locked(
+    settings: Settings,
+    wall_clock: Callable[[], datetime] | None,
+    task_status: trio.TaskStatus[ServiceHandle],
+) -> None:
     if not procs.become_subreaper():
         logger.warning(
             "cannot become a child subreaper; escaped recipe processes go to init"

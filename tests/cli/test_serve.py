@@ -26,7 +26,12 @@ def serve(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "crafting_table.cli.main", "serve"],
         cwd=tmp_path,
-        env={**os.environ, "CRAFTING_DATA_DIR": str(tmp_path / "data"), **env},
+        env={
+            **os.environ,
+            "CRAFTING_DATA_DIR": str(tmp_path / "data"),
+            "CRAFTING_WORKSPACE_DIR": str(tmp_path / "workspace"),
+            **env,
+        },
         capture_output=True,
         text=True,
         timeout=60,
@@ -45,6 +50,31 @@ def test_a_taken_port(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert "crafting-table: cannot start: Address already in use" in done.stderr
     assert "set CRAFTING_BIND" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("folder", "setting"),
+    [("data", "CRAFTING_DATA_DIR"), ("workspace", "CRAFTING_WORKSPACE_DIR")],
+)
+def test_a_folder_another_service_runs_on(
+    tmp_path: Path, folder: str, setting: str
+) -> None:
+    (tmp_path / "first").mkdir()
+    first = Server(tmp_path / "first")
+    first.start()
+    try:
+        assert first.process is not None
+        done = serve(tmp_path, **{setting: str(first.root / folder)})
+    finally:
+        first.stop()
+
+    assert done.returncode == 1
+    assert (
+        f"crafting-table: {first.root / folder} is in use by another crafting-table "
+        f"service (pid {first.process.pid}); stop it, or give this one a folder of "
+        f"its own with {setting}\n"
+    ) in done.stderr
     assert "Traceback" not in done.stderr
 
 
