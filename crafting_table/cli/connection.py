@@ -1,6 +1,8 @@
 """Which service the client talks to, with which bearer, and the calls.
 
 The base URL comes from ``--url``, else ``CRAFTING_TABLE_BASE_URL``, else
+the address the service in this folder listens on (``CRAFTING_BIND``, from
+the environment or ``./.env`` as the service reads it), else
 :data:`DEFAULT_URL`. The bearer comes from ``--token``, else
 ``CRAFTING_TABLE_TOKEN``, else the admin bearer file that the service
 writes on first boot, ``<CRAFTING_DATA_DIR or ./data>/admin-bearer.txt``,
@@ -57,8 +59,9 @@ def resolve_target(
     Raises:
         UsageError: the base URL is not an http:// or https:// URL.
     """
-    base = (url or environ.get("CRAFTING_TABLE_BASE_URL", "") or DEFAULT_URL).strip()
-    base = base.rstrip("/")
+    local = _service_settings(environ, cwd)
+    base = url or environ.get("CRAFTING_TABLE_BASE_URL", "") or _bind_url(local)
+    base = base.strip().rstrip("/")
     try:
         parsed = httpx.URL(base)
     except httpx.InvalidURL:
@@ -71,7 +74,7 @@ def resolve_target(
     bearer = (token or environ.get("CRAFTING_TABLE_TOKEN", "")).strip()
     if bearer:
         return Target(url=base, token=bearer)
-    data_dir = Path(environ.get("CRAFTING_DATA_DIR", "") or "data")
+    data_dir = Path(local.get("CRAFTING_DATA_DIR", "") or "data")
     path = data_dir if data_dir.is_absolute() else cwd / data_dir
     path = path / "admin-bearer.txt"
     try:
@@ -81,6 +84,25 @@ def resolve_target(
     except OSError as exc:
         return Target(url=base, missing_reason=f" ({path} is not readable: {exc})")
     return Target(url=base, token=bearer or None)
+
+
+def _service_settings(environ: Mapping[str, str], cwd: Path) -> dict[str, str]:
+    """The service's settings for this folder: ``./.env``, then the environment."""
+    from dotenv import dotenv_values
+
+    found = {k: v for k, v in dotenv_values(cwd / ".env").items() if v is not None}
+    return {**found, **environ}
+
+
+def _bind_url(settings: Mapping[str, str]) -> str:
+    """The URL of the service listening on ``CRAFTING_BIND``, or the default."""
+    bind = settings.get("CRAFTING_BIND", "").strip()
+    host, sep, port = bind.rpartition(":")
+    if not sep or not port.isdigit() or port == "0":
+        return DEFAULT_URL
+    # A service listening on every address is reached on loopback.
+    host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "[::]": "[::1]"}.get(host, host)
+    return f"http://{host}:{port}"
 
 
 def segment(value: str | int) -> str:

@@ -61,6 +61,40 @@ def test_crafting_data_dir_moves_the_bearer_file(folder: Path, tmp_path: Path) -
     assert resolve_target(None, None, relative, folder).token == "ct_from_file"
 
 
+@pytest.mark.parametrize(
+    ("bind", "expected"),
+    [
+        ("127.0.0.1:8811", "http://127.0.0.1:8811"),
+        ("0.0.0.0:9000", "http://127.0.0.1:9000"),
+        ("[::]:9000", "http://[::1]:9000"),
+        ("10.1.2.3:8810", "http://10.1.2.3:8810"),
+        ("127.0.0.1:0", DEFAULT_URL),
+    ],
+)
+def test_the_service_of_this_folder_is_found_by_its_bind(
+    folder: Path, bind: str, expected: str
+) -> None:
+    (folder / ".env").write_text(f"CRAFTING_BIND={bind}\nCRAFTING_DATA_DIR=data\n")
+
+    from_file = resolve_target(None, None, {}, folder)
+    from_environ = resolve_target(
+        None, None, {"CRAFTING_BIND": "127.0.0.1:7000"}, folder
+    )
+    told = resolve_target(None, None, {"CRAFTING_TABLE_BASE_URL": "http://x:1"}, folder)
+
+    assert (from_file.url, from_file.token) == (expected, "ct_from_file")
+    assert from_environ.url == "http://127.0.0.1:7000"
+    assert told.url == "http://x:1"
+
+
+def test_the_env_file_moves_the_bearer_file(folder: Path) -> None:
+    (folder / "elsewhere").mkdir()
+    (folder / "elsewhere" / "admin-bearer.txt").write_text("ct_elsewhere\n")
+    (folder / ".env").write_text("CRAFTING_DATA_DIR=elsewhere\n")
+
+    assert resolve_target(None, None, {}, folder).token == "ct_elsewhere"
+
+
 def test_an_unreadable_bearer_file_is_named(tmp_path: Path) -> None:
     # A folder where the file should be: reading it fails, as a file of
     # another user would.
