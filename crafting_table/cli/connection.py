@@ -101,7 +101,8 @@ def _bind_url(settings: Mapping[str, str]) -> str:
     if not sep or not port.isdigit() or port == "0":
         return DEFAULT_URL
     # A service listening on every address is reached on loopback.
-    host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "[::]": "[::1]"}.get(host, host)
+    anywhere = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "[::]": "[::1]"}  # noqa: S104
+    host = anywhere.get(host, host)
     return f"http://{host}:{port}"
 
 
