@@ -57,6 +57,7 @@ DEFAULT_NOTIFY_ON: list[NotifyEvent] = ["audit_fail", "cve_found", "patch_drafte
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _PATH_PART = re.compile(r"^[A-Za-z0-9_.@+-]+$")
+_JOB_ID = re.compile(r"[0-9a-hjkmnp-tv-z]{20}")
 
 
 STORED = {"stored": True}
@@ -555,12 +556,20 @@ class JobQuery(Strict):
     status: JobStatus | None = None
     recipe: Recipe | None = None
     limit: int = Field(default=50, ge=1, le=500)
-    # A job id (the ``next`` of the page before): 20 Crockford characters.
     before: str | None = Field(
-        default=None,
-        pattern=r"^[0-9a-hjkmnp-tv-z]{20}$",
-        description="A job id: the 'next' of the previous page.",
+        default=None, description="A job id: the 'next' of the previous page."
     )
+
+    @field_validator("before")
+    @classmethod
+    def _cursor(cls, value: str | None) -> str | None:
+        # A job id: 20 lowercase Crockford base32 characters.
+        if value is not None and not _JOB_ID.fullmatch(value):
+            raise ValueError(
+                f"{value[:40]!r} is not a job id; pass the 'next' of the page "
+                "before, or leave 'before' out for the newest jobs"
+            )
+        return value
 
 
 class JobOnly(BaseModel):

@@ -62,6 +62,13 @@ def show_findings(session: Session) -> int:
         out.json(answer)
         return 0
     findings: list[dict[str, Any]] = answer["findings"]
+    if (args.new or args.fixed) and answer.get("previous_job_id") is None:
+        out.note(
+            f"job {args.job_id} has no earlier run of its recipe to compare with: "
+            "all its findings are new, none fixed"
+        )
+    elif args.fixed and answer.get("fixed_withheld"):
+        out.note(f"none counts as fixed: {answer['fixed_withheld']}")
     out.table(
         ["ID", "SEVERITY", "KIND", "WHERE", "CODE", "STATE", "MESSAGE"],
         [_row(finding) for finding in findings],

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from quart import Blueprint, Response
 from quart_schema import validate_querystring, validate_response
 
@@ -44,6 +44,17 @@ class FindingQuery(Strict):
     severity: Severity | None = None
     new: bool = False
     fixed: bool = False
+
+    @model_validator(mode="after")
+    def _one_comparison(self) -> FindingQuery:
+        # The fixed ones are the previous run's, never new in this one: the
+        # two together would always answer an empty list.
+        if self.new and self.fixed:
+            raise ValueError(
+                "new and fixed select different findings (this run's new ones, "
+                "the previous run's gone ones); ask for one at a time"
+            )
+        return self
 
 
 class FindingOut(BaseModel):

@@ -505,7 +505,9 @@ async def test_job_list_pages_back_with_before(
     assert as_json.json()["next"] == middle
     refused = await cli("job", "list", "--before", "not-a-job-id")
     assert refused.status == 1
-    assert "before" in refused.err
+    assert "'not-a-job-id' is not a job id; pass the 'next' of the page" in (
+        refused.err
+    )
 
 
 async def test_findings_table_filters_json_and_sarif(
@@ -551,6 +553,15 @@ async def test_findings_table_filters_json_and_sarif(
     assert [r["ruleId"] for r in results] == ["F401", "F401"]
     both = await cli("findings", first, "--new", "--fixed")
     assert both.status == 2
+    first_fixed = await cli("findings", first, "--fixed")
+    assert (first_fixed.status, first_fixed.out) == (0, "")
+    assert first_fixed.err.splitlines()[0] == (
+        f"job {first} has no earlier run of its recipe to compare with: all its "
+        "findings are new, none fixed"
+    )
+    over_api = await admin.get(f"/jobs/{first}/findings", params={"new": 1, "fixed": 1})
+    assert over_api.status_code == 422
+    assert "ask for one at a time" in over_api.json()["error"]["message"]
 
 
 # -- patch ------------------------------------------------------------------
