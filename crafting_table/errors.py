@@ -180,6 +180,7 @@ class ServiceRefused(ClientError):
         super().__init__(f"{error_code}: {message}")
         self.http_status = http_status
         self.error_code = error_code
+        self.api_message = message
 
 
 class ServiceUnreachable(ClientError):

@@ -322,7 +322,9 @@ class ProjectIn(Strict):
         max_length=32,
         description="Left out: the languages the subprojects name.",
     )
-    subprojects: list[Subproject] = Field(min_length=1, max_length=256)
+    subprojects: list[Subproject] = Field(
+        max_length=256, json_schema_extra={"minItems": 1}
+    )
     notify: Notify = Field(default_factory=Notify)
     webhook_secret: str | None = Field(default=None, min_length=8, max_length=256)
     on_push: list[Recipe] = Field(default_factory=list)
@@ -337,6 +339,16 @@ class ProjectIn(Strict):
     @classmethod
     def _git_url(cls, value: str) -> str:
         return check_git_url_shape(value)
+
+    @field_validator("subprojects")
+    @classmethod
+    def _some_subproject(cls, value: list[Subproject]) -> list[Subproject]:
+        if not value:
+            raise ValueError(
+                "a project needs at least one subproject, such as "
+                '{"path": ".", "test": "<shell command>"} for the whole repository'
+            )
+        return value
 
     @model_validator(mode="after")
     def _unique_paths(self) -> ProjectIn:

@@ -164,3 +164,17 @@ async def test_a_left_out_language_is_taken_from_the_commands_and_read(
     assert answer.json()["project"]["subprojects"][0]["language"] == "python"
     assert answer.json()["project"]["languages"] == ["python"]
     assert [(row["kind"], row["code"]) for row in rows] == [("lint", "F401")]
+
+
+async def test_a_project_without_subprojects_is_told_what_one_looks_like(
+    admin: httpx.AsyncClient, make_repo: Any
+) -> None:
+    repo: Repo = make_repo()
+    body = {"name": "empty", "git_url": repo.url, "subprojects": []}
+
+    answer = await admin.post("/projects", json=body)
+
+    assert answer.status_code == 422, answer.text
+    message = answer.json()["error"]["message"]
+    assert "a project needs at least one subproject, such as" in message
+    assert '{"path": ".", "test": "<shell command>"}' in message

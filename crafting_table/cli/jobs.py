@@ -17,6 +17,7 @@ from crafting_table.cli.session import (
     note_next_page,
     page_params,
 )
+from crafting_table.errors import ServiceRefused
 
 STATUSES = ("queued", "running", "succeeded", "failed", "timed_out", "canceled")
 RECIPES = ("build", "test", "lint", "audit")
@@ -117,9 +118,16 @@ def run(session: Session) -> int:
         if getattr(args, key) is not None:
             body[key] = getattr(args, key)
     with session.client() as client:
-        answer = client.call(
-            "POST", f"/projects/{segment(args.project)}/jobs", body=body
-        )
+        try:
+            answer = client.call(
+                "POST", f"/projects/{segment(args.project)}/jobs", body=body
+            )
+        except ServiceRefused as exc:
+            # The API names its field; on the command line it is an option.
+            message = exc.api_message.replace(
+                "set 'subproject' to", "pass --subproject with"
+            )
+            raise ServiceRefused(exc.http_status, exc.error_code, message) from None
     return _enqueued(session, answer)
 
 

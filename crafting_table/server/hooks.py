@@ -92,7 +92,9 @@ async def _receive(forge: Forge, name: str) -> HookAnswer:
     if project is None or not signature_valid(forge, secret, body, header):
         raise Unauthorized(
             f"the {SIGNATURE_HEADERS[forge]} signature is missing or does not "
-            "match; give the forge the same secret as the project's webhook_secret"
+            "match; give the forge the same secret as the project's webhook_secret "
+            "(a project without one takes no webhooks: set it with "
+            "PUT /projects/<name>)"
         )
 
     event = event_name(forge, request.headers)

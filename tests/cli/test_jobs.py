@@ -109,7 +109,8 @@ async def test_job_run_subproject_picks_that_subprojects_recipe(
         assert (refused.status, refused.out) == (1, "")
         assert refused.err.startswith("crafting-table: ")
         assert len(refused.err.splitlines()) == 1
-    assert "docs" in unknown.err
+        assert "; pass --subproject with one of 'api', 'web'" in refused.err
+    assert "has no subproject 'docs'" in unknown.err
 
 
 async def test_following_a_job_that_failed_before_its_recipe_says_why(
