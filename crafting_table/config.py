@@ -7,6 +7,7 @@ image overrides the paths. ``.env.example`` lists every variable.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import os
 from collections.abc import Iterable
@@ -263,6 +264,13 @@ class Settings(BaseSettings):
         values = [self.smtp_pass, self.clawdforge_token, self.gitea_token]
         values.append(self.github_token)
         return [v.get_secret_value() for v in values if v and v.get_secret_value()]
+
+
+def likely_setting(name: str) -> str | None:
+    """The setting a misspelt ``CRAFTING_*`` name most likely meant, if any."""
+    known = ["CRAFTING_" + field.upper() for field in Settings.model_fields]
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.8)
+    return close[0] if close else None
 
 
 def unknown_variables(names: Iterable[str]) -> list[str]:

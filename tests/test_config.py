@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from crafting_table.config import Settings, unknown_variables
+from crafting_table.config import Settings, likely_setting, unknown_variables
 from crafting_table.models import ProjectIn
 
 EXAMPLE = Path(__file__).resolve().parents[1] / ".env.example"
@@ -67,6 +67,13 @@ def test_unknown_variables_are_the_likely_typos() -> None:
     }
 
     assert unknown_variables(environ) == ["CRAFTING_MAX_JOB", "CRAFTING_SMTP_PASSWORD"]
+
+
+def test_a_misspelt_setting_gets_the_likely_one() -> None:
+    assert likely_setting("CRAFTING_MAX_JOB") == "CRAFTING_MAX_JOBS"
+    assert likely_setting("CRAFTING_WORKSPACE") == "CRAFTING_WORKSPACE_DIR"
+    assert likely_setting("CRAFTING_SMTP_PASSWORD") == "CRAFTING_SMTP_PASS"
+    assert likely_setting("CRAFTING_NOTHING_LIKE_IT") is None
 
 
 def test_patcher_reports_what_is_missing() -> None:

@@ -125,7 +125,7 @@ def serve(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from crafting_table.cli.foreground import Foreground
-    from crafting_table.config import Settings, unknown_variables
+    from crafting_table.config import Settings, likely_setting, unknown_variables
     from crafting_table.logconfig import configure
 
     overrides = {
@@ -142,9 +142,11 @@ def serve(args: argparse.Namespace) -> int:
     from dotenv import dotenv_values
 
     for name in unknown_variables([*dotenv_values(".env"), *os.environ]):
+        meant = likely_setting(name)
         print(
             f"crafting-table: {name} is not a setting and is ignored; "
-            "see .env.example for the names",
+            + (f"did you mean {meant}? " if meant else "")
+            + "see .env.example for the names",
             file=sys.stderr,
         )
     try:

@@ -110,7 +110,7 @@ def test_a_misspelt_setting_is_named(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert (
         "crafting-table: CRAFTING_MAX_JOB is not a setting and is ignored; "
-        "see .env.example for the names" in done.stderr
+        "did you mean CRAFTING_MAX_JOBS? see .env.example for the names" in done.stderr
     )
 
 
