@@ -74,13 +74,13 @@ class Foreground(trio.TaskStatus["ServiceHandle"]):
                 grace = self.settings.shutdown_grace_secs
                 _say(
                     f"{name}: stopping; running jobs get {grace:g} s to finish "
-                    "(a second Ctrl-C stops at once)"
+                    "(a second Ctrl-C or SIGTERM stops at once)"
                 )
                 self.handle.stop()
             elif self.cut_short_by is None:
                 _say(
                     f"{name}: stopping at once; running jobs are killed and "
-                    "marked canceled (another Ctrl-C exits without that)"
+                    "marked canceled (another Ctrl-C or SIGTERM exits without that)"
                 )
                 self.cut_short_by = number
                 self._scope.cancel()
