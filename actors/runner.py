@@ -311,6 +311,12 @@ class Runner(Actor):
                     job.id,
                     job.project_name,
                 )
+            # Its processes are gone, so what it was given goes as after any
+            # job, rather than a day later with the GC's stale worktrees.
+            workspace = self.deps.workspace
+            if workspace.project_dir(job.project_name).is_dir():
+                await workspace.remove_worktree(job.project_name, job.id)
+                await workspace.remove_path(self._reports_dir(job))
 
     # -- one job -----------------------------------------------------------
 

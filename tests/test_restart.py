@@ -134,6 +134,9 @@ async def test_sigkill_mid_job_then_restart(
     assert len(survivors(pid_file)) == 4, (
         "the recipe should outlive a SIGKILLed service"
     )
+    left = server.root / "workspace" / "demo"
+    assert (left / stranded).is_dir()
+    assert (left / f"{stranded}.reports").is_dir()
     server.start()
 
     async with client(server) as api:
@@ -148,6 +151,17 @@ async def test_sigkill_mid_job_then_restart(
         while survivors(pid_file):
             await trio.sleep(0.05)
     assert later["job"]["status"] == "succeeded"
+    # The worktree and reports of the orphan go with the restart's sweep.
+    with trio.fail_after(10):
+        while (left / stranded).exists() or (left / f"{stranded}.reports").exists():
+            await trio.sleep(0.05)
+    worktrees = subprocess.run(
+        ["git", "-C", str(left / ".cache"), "worktree", "list", "--porcelain"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert stranded not in worktrees
     assert "later" in later["log_tail"]
     with sqlite3.connect(server.root / "data" / "ledger.sqlite3") as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
