@@ -62,16 +62,18 @@ def known() -> list[str]:
     return [*sorted(PARSERS), GENERIC]
 
 
-def check(name: str) -> str:
-    """``name`` as the language it stands for; ValueError naming the choices."""
+def check(name: str, left_out: str = "the one the recipe commands point to") -> str:
+    """``name`` as the language it stands for; ValueError naming the choices.
+
+    ``left_out`` says what leaving the field out gives instead.
+    """
     name = ALIASES.get(name, name)
     choices = known()
     if name not in choices:
         raise ValueError(
             f"{name!r} is not a language crafting-table reads; use one of "
             f"{', '.join(choices)} ('generic' reads only SARIF, JUnit and "
-            "Checkstyle reports and the exit code), or leave it out to have it "
-            "taken from the recipe commands"
+            f"Checkstyle reports and the exit code), or leave it out for {left_out}"
         )
     return name
 

@@ -202,6 +202,14 @@ class Subproject(Strict):
     timeout_secs: int = Field(default=1800, ge=1, le=7 * 24 * 3600)
     limits: Limits = Field(default_factory=Limits)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _null_language(cls, data: object) -> object:
+        # null is how many clients write "not set": the same as left out.
+        if isinstance(data, dict) and "language" in data and data["language"] is None:
+            data = {k: v for k, v in data.items() if k != "language"}
+        return data
+
     @field_validator("language", mode="before")
     @classmethod
     def _language(cls, value: object, info: ValidationInfo) -> object:
@@ -320,7 +328,8 @@ class ProjectIn(Strict):
     languages: list[str] = Field(
         default_factory=list,
         max_length=32,
-        description="Left out: the languages the subprojects name.",
+        description="For display, each a subproject language name; left out: "
+        "the languages the subprojects name.",
     )
     subprojects: list[Subproject] = Field(
         max_length=256, json_schema_extra={"minItems": 1}
@@ -358,6 +367,18 @@ class ProjectIn(Strict):
                 raise ValueError(f"subproject path {sub.path!r} appears twice")
             seen.add(sub.path)
         return self
+
+    @field_validator("languages", mode="before")
+    @classmethod
+    def _known_languages(cls, value: object, info: ValidationInfo) -> object:
+        if not isinstance(value, list) or _stored(info):
+            return value
+        return [
+            languages.check(name.strip().lower(), "those of the subprojects")
+            if isinstance(name, str)
+            else name
+            for name in value
+        ]
 
     @model_validator(mode="after")
     def _languages_of_the_subprojects(self) -> ProjectIn:

@@ -9,7 +9,7 @@ from crafting_table.models import STORED, ProjectIn
 from crafting_table.parsers import PARSERS
 
 
-def project(**sub: str) -> ProjectIn:
+def project(**sub: object) -> ProjectIn:
     body = {"name": "x", "git_url": "https://git.example/x.git"}
     return ProjectIn.model_validate(body | {"subprojects": [{"path": ".", **sub}]})
 
@@ -61,3 +61,24 @@ def test_a_stored_project_keeps_a_language_this_version_does_not_know() -> None:
     assert ProjectIn.model_validate(body, context=STORED).subprojects[0].language == (
         "nix"
     )
+
+
+def test_a_null_language_is_left_out() -> None:
+    only = project(language=None, lint="ruff check .").subprojects[0]
+
+    assert only.language == "python"
+
+
+def test_the_project_languages_are_checked_like_a_subprojects() -> None:
+    body = {
+        "name": "x",
+        "git_url": "https://git.example/x.git",
+        "subprojects": [{"path": ".", "language": "python", "test": "true"}],
+    }
+
+    with pytest.raises(ValueError, match=r"'pyhton' is not a language.*subprojects"):
+        ProjectIn.model_validate(body | {"languages": ["pyhton"]})
+    assert ProjectIn.model_validate(body | {"languages": ["Golang"]}).languages == [
+        "go"
+    ]
+    assert ProjectIn.model_validate(body).languages == ["python"]

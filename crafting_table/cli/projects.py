@@ -156,6 +156,13 @@ def _report(session: Session, answer: dict[str, Any], verb: str) -> int:
         f"{verb} project {project['name']!r} "
         f"({count} subproject{'s' if count != 1 else ''}, owner {project['owner']!r})"
     )
+    for sub in project["subprojects"]:
+        if sub["language"] == "generic":
+            session.out.note(
+                f"subproject {sub['path']!r} is generic: its findings come only "
+                "from SARIF, JUnit and Checkstyle reports and its exit code; give "
+                "it a language to have its tools' own output read"
+            )
     return 0
 
 

@@ -127,9 +127,16 @@ async def test_project_register_list_show_update_delete(
         await admin.get("/projects/alpha")
     ).json()
 
-    recipe_file(tmp_path, repo, default_branch="develop")
+    assert registered.err == ""
+    recipe_file(
+        tmp_path,
+        repo,
+        default_branch="develop",
+        subprojects=[{"path": ".", "test": "make check"}],
+    )
     updated = await cli("project", "update", "-f", str(path))
     assert updated.out.startswith("updated project 'alpha'")
+    assert updated.err.startswith("subproject '.' is generic: its findings come")
     assert (await admin.get("/projects/alpha")).json()["project"][
         "default_branch"
     ] == "develop"
