@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from crafting_table.cli.connection import segment
@@ -21,6 +24,16 @@ from crafting_table.errors import ServiceRefused
 
 STATUSES = ("queued", "running", "succeeded", "failed", "timed_out", "canceled")
 RECIPES = ("build", "test", "lint", "audit")
+
+# The API's advice names its fields and endpoints; a command-line user is
+# told the option or command that does the same.
+_API_ADVICE = [
+    (re.compile(r"set 'subproject' to"), "pass --subproject with"),
+    (
+        re.compile(r"POST /jobs/([^/\s]+)/retry runs it again"),
+        r"'crafting-table job retry \1' runs it again",
+    ),
+]
 
 
 def register(commands: Commands, common: argparse.ArgumentParser) -> None:
@@ -117,18 +130,23 @@ def run(session: Session) -> int:
     for key in ("subproject", "ref", "sha"):
         if getattr(args, key) is not None:
             body[key] = getattr(args, key)
-    with session.client() as client:
-        try:
-            answer = client.call(
-                "POST", f"/projects/{segment(args.project)}/jobs", body=body
-            )
-        except ServiceRefused as exc:
-            # The API names its field; on the command line it is an option.
-            message = exc.api_message.replace(
-                "set 'subproject' to", "pass --subproject with"
-            )
-            raise ServiceRefused(exc.http_status, exc.error_code, message) from None
+    with session.client() as client, _in_command_words():
+        answer = client.call(
+            "POST", f"/projects/{segment(args.project)}/jobs", body=body
+        )
     return _enqueued(session, answer)
+
+
+@contextmanager
+def _in_command_words() -> Iterator[None]:
+    """Re-raise a refusal with the API's advice put in command-line terms."""
+    try:
+        yield
+    except ServiceRefused as exc:
+        message = exc.api_message
+        for pattern, words in _API_ADVICE:
+            message = pattern.sub(words, message)
+        raise ServiceRefused(exc.http_status, exc.error_code, message) from None
 
 
 def retry(session: Session) -> int:
@@ -244,7 +262,7 @@ def log(session: Session) -> int:
 def cancel(session: Session) -> int:
     """Cancel a job and print the state it ended in."""
     job_id = session.args.job_id
-    with session.client() as client:
+    with session.client() as client, _in_command_words():
         answer = client.call("POST", f"/jobs/{segment(job_id)}/cancel")
     if session.args.json:
         session.out.json(answer)

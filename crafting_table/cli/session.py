@@ -61,7 +61,11 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
         "--url",
         metavar="URL",
         default=argparse.SUPPRESS,
-        help="the service (CRAFTING_TABLE_BASE_URL; default http://127.0.0.1:8810)",
+        help=(
+            "the service (CRAFTING_TABLE_BASE_URL; default: the CRAFTING_BIND of "
+            "the service in this folder, from the environment or .env, else "
+            "http://127.0.0.1:8810)"
+        ),
     )
     group.add_argument(
         "--token",

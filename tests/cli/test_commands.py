@@ -479,7 +479,7 @@ async def test_job_show_log_list_and_cancel(
     assert again.status == 1
     assert again.err == (
         f"crafting-table: conflict: job {running!r} already ended with status "
-        f"'canceled'; POST /jobs/{running}/retry runs it again\n"
+        f"'canceled'; 'crafting-table job retry {running}' runs it again\n"
     )
 
     everything = await cli("job", "list", "--project", "demo")
