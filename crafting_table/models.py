@@ -123,6 +123,25 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class Query(Strict):
+    """Base of every query string: a parameter given empty counts as left out.
+
+    ``?project=&status=failed`` is what a script with an unset variable,
+    or a form with an empty field, sends; it means no project filter.
+    """
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_is_absent(cls, data: object) -> object:
+        # Only known parameters: an unknown one, empty or not, stays to be
+        # refused by name.
+        if isinstance(data, dict):
+            return {
+                k: v for k, v in data.items() if v != "" or k not in cls.model_fields
+            }
+        return data
+
+
 # -- tokens -----------------------------------------------------------------
 
 
@@ -582,7 +601,7 @@ class JobList(BaseModel):
     next: str | None = None
 
 
-class JobQuery(Strict):
+class JobQuery(Query):
     """Query string of ``GET /jobs``."""
 
     project: str | None = None

@@ -36,7 +36,7 @@ from crafting_table.auth import (
 )
 from crafting_table.errors import BadRequest, Forbidden, Unauthorized, Unprocessable
 from crafting_table.ledger import tokens as token_store
-from crafting_table.models import Strict
+from crafting_table.models import Query
 from crafting_table.server import errors
 from crafting_table.server.context import AppContext
 from crafting_table.server.openapi import Provider
@@ -138,7 +138,7 @@ class App(QuartTrio):
     request_class = JsonRequest
 
 
-class NoQuery(Strict):
+class NoQuery(Query):
     """The query string of a handler that takes no parameters: empty."""
 
 

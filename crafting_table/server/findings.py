@@ -26,7 +26,7 @@ from crafting_table import __version__
 from crafting_table.ledger import findings as finding_store
 from crafting_table.ledger import projects as project_store
 from crafting_table.ledger.jobs import JobRow
-from crafting_table.models import Strict
+from crafting_table.models import Query
 from crafting_table.parsers.base import Kind, Severity
 from crafting_table.sarif_export import to_sarif
 from crafting_table.server.access import visible_job
@@ -37,7 +37,7 @@ from crafting_table.urls import repository_uri
 blueprint = Blueprint("findings", __name__)
 
 
-class FindingQuery(Strict):
+class FindingQuery(Query):
     """Query string of ``GET /jobs/{id}/findings``."""
 
     kind: Kind | None = None

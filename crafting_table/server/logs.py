@@ -40,7 +40,7 @@ from crafting_table.joblog import (
 )
 from crafting_table.ledger import jobs as job_store
 from crafting_table.messages import WatchLog
-from crafting_table.models import Strict
+from crafting_table.models import Query
 from crafting_table.server.access import visible_job
 from crafting_table.server.app import WS_SUBPROTOCOL, context
 from crafting_table.server.openapi import ERROR_SCHEMA, document_answer
@@ -66,7 +66,7 @@ LOG_HEADERS = {
 }
 
 
-class LogQuery(Strict):
+class LogQuery(Query):
     """Query string of ``GET /jobs/{id}/log``."""
 
     offset: int | None = Field(

@@ -21,7 +21,7 @@ from crafting_table.errors import ApiError, NotConfigured, NotFound, Unprocessab
 from crafting_table.ledger import patches as patch_store
 from crafting_table.ledger.patches import PatchRow
 from crafting_table.messages import PatchRequest
-from crafting_table.models import PatchStatus, Strict
+from crafting_table.models import PatchStatus, Query, Strict
 from crafting_table.server.access import caller, owner_filter, visible_job
 from crafting_table.server.app import context
 from crafting_table.server.errors import describe_validation
@@ -72,7 +72,7 @@ class PatchList(BaseModel):
     next: int | None = None
 
 
-class PatchQuery(Strict):
+class PatchQuery(Query):
     """Query string of ``GET /patches``."""
 
     project: str | None = None

@@ -25,7 +25,7 @@ from crafting_table.models import (
     ProjectIn,
     ProjectList,
     ProjectOut,
-    Strict,
+    Query,
 )
 from crafting_table.server.access import caller, owner_filter, visible_project
 from crafting_table.server.app import context
@@ -34,7 +34,7 @@ from crafting_table.urls import DEFAULT_PORTS, parse_git_url, points_at, redact_
 blueprint = Blueprint("projects", __name__)
 
 
-class ProjectQuery(Strict):
+class ProjectQuery(Query):
     """Query string of ``GET /projects``."""
 
     limit: int = 100

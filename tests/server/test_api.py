@@ -311,6 +311,24 @@ async def test_unknown_query_parameters_are_refused(
     assert (await admin.get(f"/jobs/{job_id}")).json()["job"]["retry_of"] is None
 
 
+async def test_a_parameter_given_empty_counts_as_left_out(
+    admin: httpx.AsyncClient, make_repo: Any
+) -> None:
+    await register(admin, make_repo(), test="echo hi")
+    job_id = (await run_job(admin, "demo", recipe="test"))["job"]["id"]
+
+    listed = await admin.get("/jobs?project=&status=&recipe=&limit=&before=")
+    findings = await admin.get(f"/jobs/{job_id}/findings?kind=&severity=&new=")
+    unknown = await admin.get("/jobs?project=&prject=")
+
+    assert listed.status_code == 200, listed.text
+    assert [job["id"] for job in listed.json()["jobs"]] == [job_id]
+    assert findings.status_code == 200, findings.text
+    assert unknown.status_code == 422, unknown.text
+    [problem] = unknown.json()["error"]["details"]["problems"]
+    assert problem["field"] == "prject"
+
+
 async def test_a_cursor_that_is_no_job_id_is_refused(
     admin: httpx.AsyncClient,
 ) -> None:

@@ -241,7 +241,6 @@ async def test_severity_filter(admin: httpx.AsyncClient, make_repo: Any) -> None
     [
         pytest.param({"severity": "critical"}, id="unknown"),
         pytest.param({"severity": "ERROR"}, id="wrong-case"),
-        pytest.param({"kind": "lint", "severity": ""}, id="empty-with-kind"),
     ],
 )
 async def test_a_bad_severity_is_a_json_422(
