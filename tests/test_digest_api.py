@@ -177,8 +177,12 @@ async def test_a_bad_date_is_a_422_naming_the_field(
     ran = await admin.post("/admin/digest/run-now", json={"dry_run": True, "date": bad})
 
     assert shown.status_code == 422, shown.text
-    assert shown.json()["error"]["details"]["field"] == "date"
-    assert "'date'" in shown.json()["error"]["message"]
+    error = shown.json()["error"]
+    assert error["details"]["field"] == "date"
+    assert error["message"].count("'date'") == 1
+    [problem] = error["details"]["problems"]
+    assert problem["field"] == "date"
+    assert not problem["problem"].startswith("field")
     assert ran.status_code == 422, ran.text
     assert ran.json()["error"]["details"]["problems"][0]["field"] == "date"
 

@@ -58,8 +58,10 @@ def describe_validation(
         return str(error), []
     problems = []
     for item in error.errors(include_url=False):
-        field = ".".join(str(part) for part in item["loc"]) or "body"
-        problem = {"field": field, "problem": item["msg"], "type": item["type"]}
+        # An empty field: a rule over several fields (ref with sha) broken.
+        field = ".".join(str(part) for part in item["loc"])
+        text = str(item["msg"]).removeprefix("Value error, ")
+        problem = {"field": field, "problem": text, "type": item["type"]}
         shown = _shown_input(field, item.get("input"))
         if shown is not None and item["type"] != "extra_forbidden":
             problem["input"] = shown
@@ -67,7 +69,9 @@ def describe_validation(
     if not problems:
         return "the request is invalid", []
     first = problems[0]
-    message = f"field {first['field']!r}: {_problem(first)}"
+    message = _problem(first)
+    if first["field"]:
+        message = f"field {first['field']!r}: {message}"
     if "input" in first:
         message += f" (got {first['input']!r})"
     if len(problems) > 1:
@@ -83,7 +87,9 @@ def with_problems(message: str, details: dict[str, Any]) -> dict[str, Any]:
     """
     if "field" not in details or "problems" in details:
         return details
-    problem = {"field": details["field"], "problem": message, "type": "value_error"}
+    # The message may name the field first; the problem sits beside it.
+    text = message.removeprefix(f"field {details['field']!r}: ")
+    problem = {"field": details["field"], "problem": text, "type": "value_error"}
     return {**details, "problems": [problem]}
 
 
@@ -118,8 +124,7 @@ def _problem(item: dict[str, Any]) -> str:
         return "is required"
     if item["type"] == "model_type":
         return "must be a JSON object"
-    text = str(item["problem"])
-    return text.removeprefix("Value error, ")
+    return str(item["problem"])
 
 
 def _too_large() -> Response:

@@ -329,6 +329,23 @@ async def test_a_parameter_given_empty_counts_as_left_out(
     assert problem["field"] == "prject"
 
 
+async def test_a_rule_over_several_fields_names_none_and_says_what_to_do(
+    admin: httpx.AsyncClient, make_repo: Any
+) -> None:
+    await register(admin, make_repo(), test="echo hi")
+
+    both = await admin.post(
+        "/projects/demo/jobs", json={"recipe": "test", "ref": "main", "sha": "a" * 40}
+    )
+
+    assert both.status_code == 422, both.text
+    error = both.json()["error"]
+    [problem] = error["details"]["problems"]
+    assert problem["field"] == ""
+    assert not problem["problem"].startswith("Value error")
+    assert error["message"] == problem["problem"]
+
+
 async def test_a_cursor_that_is_no_job_id_is_refused(
     admin: httpx.AsyncClient,
 ) -> None:
