@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
 import time
 
 from quart import Blueprint
 from quart_schema import validate_request, validate_response
 
 from crafting_table.auth import hash_bearer, mint_bearer
-from crafting_table.errors import Conflict, NotFound
+from crafting_table.errors import Conflict, NotFound, Unprocessable
 from crafting_table.ledger import tokens as token_store
 from crafting_table.ledger.tokens import TokenRow
 from crafting_table.models import (
@@ -47,6 +48,7 @@ async def mint(data: TokenIn) -> tuple[TokenMinted, int]:
     projects. An active token of that name is a 409.
     """
     require_admin()
+    _check_within_lan(data.ip_cidrs, context().settings.lan_cidrs)
     bearer = mint_bearer()
     row = await context().ledger.write(
         token_store.mint,
@@ -58,6 +60,20 @@ async def mint(data: TokenIn) -> tuple[TokenMinted, int]:
     )
     context().token_cache.clear()
     return TokenMinted(bearer=bearer, token=token_out(row)), 201
+
+
+def _check_within_lan(cidrs: list[str], lan: list[str]) -> None:
+    """Refuse a token range no caller could come from: it narrows the LAN's."""
+    networks = [ipaddress.ip_network(n, strict=False) for n in lan]
+    for cidr in cidrs:
+        own = ipaddress.ip_network(cidr)
+        if not any(own.version == n.version and own.overlaps(n) for n in networks):
+            raise Unprocessable(
+                f"ip_cidrs {cidr!r} lies outside CRAFTING_LAN_CIDRS "
+                f"({', '.join(lan)}), so no request could use this token; give "
+                "ranges inside it, or widen the setting",
+                field="ip_cidrs",
+            )
 
 
 @blueprint.get("/admin/tokens")

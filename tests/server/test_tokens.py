@@ -84,3 +84,24 @@ async def test_the_ledger_file_holds_no_clear_bearer(
         assert bearer.removeprefix("ct_").encode() not in raw
         assert not any(bearer in str(value) for row in rows for value in row)
         assert hashlib.sha256(bearer.encode()).hexdigest() in hashes
+
+
+async def test_a_token_range_outside_the_lan_is_refused(
+    admin: httpx.AsyncClient,
+) -> None:
+    outside = await admin.post(
+        "/admin/tokens",
+        json={"name": "dave", "ip_cidrs": ["10.1.0.0/16", "8.8.8.0/24"]},
+    )
+    straddling = await admin.post(
+        "/admin/tokens", json={"name": "erin", "ip_cidrs": ["0.0.0.0/0", "::1/128"]}
+    )
+
+    assert outside.status_code == 422, outside.text
+    error = outside.json()["error"]
+    assert error["details"]["field"] == "ip_cidrs"
+    assert "'8.8.8.0/24' lies outside CRAFTING_LAN_CIDRS" in error["message"]
+    assert "give ranges inside it, or widen the setting" in error["message"]
+    assert straddling.status_code == 201, straddling.text
+    names = [t["name"] for t in (await admin.get("/admin/tokens")).json()["tokens"]]
+    assert "dave" not in names
