@@ -140,11 +140,14 @@ async def run_service(
     schedules are fired by.
     """
     settings = absolute(settings)
-    prepare_folders(settings)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.workspace_dir.mkdir(parents=True, exist_ok=True)
     lock = FolderLock()
     try:
+        # Before anything else is made: a refused start leaves no folders.
         lock.take(settings.data_dir, "CRAFTING_DATA_DIR")
         lock.take(settings.workspace_dir, "CRAFTING_WORKSPACE_DIR")
+        prepare_folders(settings)
         await _run_locked(settings, wall_clock, task_status)
     finally:
         lock.release()

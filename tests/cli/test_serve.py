@@ -76,6 +76,8 @@ def test_a_folder_another_service_runs_on(
         f"its own with {setting}\n"
     ) in done.stderr
     assert "Traceback" not in done.stderr
+    assert not (tmp_path / "caches").exists()
+    assert not (tmp_path / "data" / "logs").exists()
 
 
 @pytest.mark.parametrize(
