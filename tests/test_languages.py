@@ -34,6 +34,19 @@ def test_the_choices_are_the_parsed_languages_and_generic() -> None:
         (["make check", "echo done; exit 1"], "generic"),
         ([], "generic"),
     ],
+    ids=[
+        "uv-pytest-ruff",
+        "venv-mypy",
+        "cargo",
+        "go-vet-govulncheck",
+        "npm-eslint",
+        "npm-tsc",
+        "gradlew",
+        "cc-variable",
+        "two-languages",
+        "no-tool",
+        "no-command",
+    ],
 )
 def test_the_tools_a_recipe_names_give_its_language(
     commands: list[str], language: str
