@@ -21,8 +21,8 @@ Families (Prometheus adds ``_total`` to counters and ``_bucket`` /
     crafting_actor_restarts_total{actor}        counter   since this start
     crafting_actor_inbox_depth{actor}           gauge     queued messages
 
-Counts of rows can fall when a project is deleted (its rows go with it);
-Prometheus reads a falling counter as a reset, which is the right reading.
+The counters never fall: a deleted project's finished jobs and findings
+stay counted (see :mod:`crafting_table.ledger.metrics`).
 """
 
 from __future__ import annotations

@@ -2,7 +2,9 @@
 
 Counting rows at scrape time rather than in process memory keeps the
 numbers right across restarts (a counter held in memory starts at zero
-again) and keeps the actors free of metric bookkeeping. Every query is a
+again) and keeps the actors free of metric bookkeeping. Finished jobs and
+findings of deleted projects are counted from the ``retired_*`` tables
+their deletion filled, so the counters never fall. Every query is a
 grouped count over an indexed or small table; the whole read takes
 milliseconds for a ledger of a hundred thousand jobs.
 """
@@ -56,7 +58,10 @@ def figures(conn: sqlite3.Connection) -> LedgerFigures:
             jobs=_jobs(conn),
             durations=_durations(conn),
             findings=_grouped(
-                conn, "SELECT kind, COUNT(*) FROM findings GROUP BY kind"
+                conn,
+                "SELECT kind, SUM(n) FROM (SELECT kind, COUNT(*) AS n FROM findings"
+                " GROUP BY kind UNION ALL SELECT kind, n FROM retired_findings)"
+                " GROUP BY kind",
             ),
             patches=_grouped(
                 conn, "SELECT status, COUNT(*) FROM patch_attempts GROUP BY status"
@@ -74,7 +79,10 @@ def _grouped(conn: sqlite3.Connection, sql: str) -> dict[str, int]:
 
 
 def _jobs(conn: sqlite3.Connection) -> dict[tuple[str, str], int]:
-    rows = conn.execute("SELECT status, recipe, COUNT(*) FROM jobs GROUP BY 1, 2")
+    rows = conn.execute(
+        "SELECT status, recipe, COUNT(*) FROM (SELECT status, recipe FROM jobs"
+        " UNION ALL SELECT status, recipe FROM retired_jobs) GROUP BY 1, 2"
+    )
     return {(r[0], r[1]): int(r[2]) for r in rows}
 
 
@@ -84,7 +92,9 @@ def _durations(conn: sqlite3.Connection) -> dict[str, Durations]:
     sql = (
         f"SELECT recipe, {counts}, COUNT(*), SUM(d) FROM"  # noqa: S608
         " (SELECT recipe, MAX(finished_at - started_at, 0) AS d FROM jobs"
-        "  WHERE started_at IS NOT NULL AND finished_at IS NOT NULL)"
+        "  WHERE started_at IS NOT NULL AND finished_at IS NOT NULL"
+        "  UNION ALL SELECT recipe, duration FROM retired_jobs"
+        "  WHERE duration IS NOT NULL)"
         " GROUP BY recipe"
     )
     out = {}

@@ -172,4 +172,35 @@ MIGRATIONS: list[str] = [
                     OR f.code GLOB 'E[0-9][0-9][0-9][0-9]'
                     OR f.code IN ('typecheck', 'syntax', 'invalid-syntax')))));
     """,
+    # 6: what deleted projects had finished and found, so that the counters
+    # of /metrics (ledger.metrics) never go down: Prometheus would read a
+    # fall as a reset and count the whole value again. A finished job keeps
+    # its status, recipe and run time; findings only their count by kind.
+    # The triggers also fire for the rows a project's deletion cascades to.
+    """
+    CREATE TABLE retired_jobs (
+        status   TEXT NOT NULL,
+        recipe   TEXT NOT NULL,
+        duration REAL
+    );
+    CREATE TABLE retired_findings (
+        kind TEXT PRIMARY KEY,
+        n    INTEGER NOT NULL
+    );
+    CREATE TRIGGER jobs_retire BEFORE DELETE ON jobs
+    WHEN OLD.status IN ('succeeded', 'failed', 'timed_out', 'canceled')
+    BEGIN
+        INSERT INTO retired_jobs (status, recipe, duration) VALUES (
+            OLD.status,
+            OLD.recipe,
+            CASE WHEN OLD.started_at IS NOT NULL AND OLD.finished_at IS NOT NULL
+                THEN MAX(OLD.finished_at - OLD.started_at, 0) END
+        );
+    END;
+    CREATE TRIGGER findings_retire BEFORE DELETE ON findings
+    BEGIN
+        INSERT INTO retired_findings (kind, n) VALUES (OLD.kind, 1)
+            ON CONFLICT (kind) DO UPDATE SET n = n + 1;
+    END;
+    """,
 ]

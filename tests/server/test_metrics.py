@@ -107,6 +107,38 @@ async def test_counts_after_a_known_sequence_of_jobs(
     assert value(after, "crafting_actor_restarts_total", actor="runner") == 0
 
 
+async def test_the_counters_keep_a_deleted_projects_jobs_and_findings(
+    service: ServiceHandle, admin: httpx.AsyncClient, make_repo: Any
+) -> None:
+    await register(admin, make_repo(), test="true", lint="exit 1")
+    await run_job(admin, "demo", recipe="test")
+    await run_job(admin, "demo", recipe="lint")
+    await register(admin, make_repo(name="other"), name="other", lint="exit 2")
+    await run_job(admin, "other", recipe="lint")
+    before = await scrape(service)
+
+    deleted = await admin.delete("/projects/demo")
+    after = await scrape(service)
+
+    assert deleted.status_code == 200, deleted.text
+    counters = [
+        key
+        for key in before
+        if key[0].endswith(("_total", "_count", "_sum", "_bucket"))
+        and key[0] != "crafting_actor_restarts_total"
+    ]
+    assert {key[0] for key in counters} >= {
+        "crafting_jobs_total",
+        "crafting_findings_total",
+        "crafting_job_duration_seconds_bucket",
+    }
+    assert {key: after.get(key) for key in counters} == {
+        key: before[key] for key in counters
+    }
+    assert value(after, "crafting_jobs_total", status="failed", recipe="lint") == 2
+    assert value(after, "crafting_findings_total", kind="recipe_fail") == 2
+
+
 async def _patch_and_digest_rows(service: ServiceHandle) -> None:
     """One patch attempt that opened a pull request, one digest sent, one failed."""
 
