@@ -252,8 +252,13 @@ class Notifier(Actor):
         outcomes = await self._run_day(
             day, project=project, dry_run=dry_run, max_attempts=None
         )
+        start, end = window(day, self.tz)
         return RunNowAnswer(
-            date=day.isoformat(), dry_run=dry_run, results=[o for o, _ in outcomes]
+            date=day.isoformat(),
+            window_start=start.isoformat(),
+            window_end=end.isoformat(),
+            dry_run=dry_run,
+            results=[o for o, _ in outcomes],
         )
 
     async def _run_day(

@@ -825,9 +825,15 @@ class DigestOutcome(BaseModel):
 
 
 class RunNowAnswer(BaseModel):
-    """Answer of ``POST /admin/digest/run-now``: one outcome per project."""
+    """Answer of ``POST /admin/digest/run-now``: one outcome per project.
+
+    The digest of ``date`` holds the jobs that finished between
+    ``window_start`` and ``window_end`` (06:00 of the date, local time).
+    """
 
     ok: bool = True
     date: str
+    window_start: str
+    window_end: str
     dry_run: bool
     results: list[DigestOutcome]

@@ -160,6 +160,12 @@ async def test_a_dry_run_renders_without_smtp(
     body = answer.json()
     [result] = body["results"]
     assert (body["date"], body["dry_run"]) == (day, True)
+    shown = (await admin.get(f"/digests/{day}")).json()
+    assert (body["window_start"], body["window_end"]) == (
+        shown["window_start"],
+        shown["window_end"],
+    )
+    assert body["window_end"].startswith(f"{day}T06:00:00")
     assert result["status"] == "skipped"
     assert result["recipients"] == ["ops@example.com"]
     assert [j["id"] for j in result["digest"]["jobs"]] == [job["job"]["id"]]
