@@ -169,8 +169,8 @@ class Runner(Actor):
             case JobQueued() | Tick():
                 await self._dispatch()
                 return None
-            case CancelJob(job_id=job_id, queued_only=queued_only):
-                return await self._cancel(job_id, queued_only)
+            case CancelJob(job_id=job_id, queued_only=queued_only, reason=reason):
+                return await self._cancel(job_id, queued_only, reason)
             case WatchLog(job_id=job_id):
                 return await self._feed_for(job_id)
             case Drain(grace=grace):
@@ -237,20 +237,27 @@ class Runner(Actor):
     def _log_path(self, job: JobRow) -> Path:
         return self.settings.data_dir / job.log_path
 
-    async def _cancel(self, job_id: str, queued_only: bool = False) -> str | None:
+    async def _cancel(
+        self, job_id: str, queued_only: bool = False, reason: str | None = None
+    ) -> str | None:
         entry = self.running.get(job_id)
         if entry is not None and queued_only:
             return None
         if entry is not None:
             entry.stop("canceled while running")
             return "canceling"
-        row = await self.deps.ledger.write(job_store.cancel_queued, job_id, time.time())
+        row = await self.deps.ledger.write(
+            job_store.cancel_queued,
+            job_id,
+            time.time(),
+            reason or "canceled while queued",
+        )
         if row is None:
             return None
         feed = self.feeds.pop(job_id, None)
         if feed is not None:
             feed.finish(row.ending())
-        logger.info("job %s (%s) canceled while queued", job_id, row.project_name)
+        logger.info("job %s (%s) %s", job_id, row.project_name, row.error)
         return "canceled"
 
     async def _feed_for(self, job_id: str) -> LogFeed | None:

@@ -67,11 +67,13 @@ class CancelJob(Ask[str | None]):
     """Cancel a queued or running job; answers the status it ends in.
 
     With ``queued_only`` a job that has started is left alone (answer
-    None): a superseded push cancels only what has not begun.
+    None): a superseded push cancels only what has not begun. ``reason``
+    becomes a queued job's error (default: canceled while queued).
     """
 
     job_id: str
     queued_only: bool = False
+    reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

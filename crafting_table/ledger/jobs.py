@@ -326,13 +326,18 @@ def finish(
     return get(conn, job_id) if cursor.rowcount == 1 else None
 
 
-def cancel_queued(conn: sqlite3.Connection, job_id: str, now: float) -> JobRow | None:
-    """Cancel a job that has not started; None when it is not queued."""
+def cancel_queued(
+    conn: sqlite3.Connection,
+    job_id: str,
+    now: float,
+    reason: str = "canceled while queued",
+) -> JobRow | None:
+    """Cancel a job that has not started, ``reason`` its error; None when it
+    is not queued."""
     cursor = conn.execute(
-        "UPDATE jobs SET status = 'canceled', finished_at = ?,"
-        " error = 'canceled while queued'"
+        "UPDATE jobs SET status = 'canceled', finished_at = ?, error = ?"
         " WHERE id = ? AND status = 'queued'",
-        (now, job_id),
+        (now, reason, job_id),
     )
     return get(conn, job_id) if cursor.rowcount == 1 else None
 

@@ -198,7 +198,10 @@ async def _cancel_superseded(newer: JobRow) -> list[str]:
     for job_id in await ctx.ledger.read(job_store.superseded, newer):
         # Through the Runner, which also ends the live feed of anyone
         # watching the job; one that started meanwhile is left to finish.
-        outcome = await ctx.runner.ask(CancelJob(job_id=job_id, queued_only=True))
+        reason = f"superseded by job {newer.id}, of a newer push to {newer.ref}"
+        outcome = await ctx.runner.ask(
+            CancelJob(job_id=job_id, queued_only=True, reason=reason)
+        )
         if outcome == "canceled":
             canceled.append(job_id)
             logger.info(

@@ -396,6 +396,10 @@ async def test_a_newer_push_cancels_the_queued_jobs_of_the_older_one(
     assert two.json()["canceled"] == [old["id"]]
     statuses = {j["id"]: j["status"] for j in await all_jobs(admin)}
     assert statuses[old["id"]] == "canceled"
+    superseded = (await admin.get(f"/jobs/{old['id']}")).json()["job"]
+    assert superseded["error"] == (
+        f"superseded by job {new['id']}, of a newer push to {new['ref']}"
+    )
     assert statuses[new["id"]] == statuses[kept["id"]] == "queued"
     # An API job on the same branch is somebody's request: it stays.
     assert statuses[waiting] == "queued"
