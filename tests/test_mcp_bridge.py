@@ -453,6 +453,12 @@ async def test_api_errors_are_tool_errors(
         ),
         ("get_job", {}, "argument 'job_id' is required; pass it"),
         (
+            "register_project",
+            {"name": "flat"},
+            "argument 'project' is required; pass it as one object holding its "
+            "fields, not those fields beside it",
+        ),
+        (
             "get_patch",
             {"attempt_id": "four"},
             "argument 'attempt_id' must be a valid integer",
@@ -464,6 +470,7 @@ async def test_api_errors_are_tool_errors(
         "above-maximum",
         "not-a-choice-and-more",
         "missing",
+        "missing-object",
         "wrong-type",
     ],
 )

@@ -83,7 +83,7 @@ def check_remote(spec: ProjectIn, is_admin: bool) -> None:
                     if policy == "never"
                     else "only admins may register"
                 )
-                + "; use an https:// or ssh:// URL",
+                + "; use an https://, http:// or ssh:// URL",
                 field="git_url",
             )
         # A remote is first reached by the first job; a local path can be

@@ -52,6 +52,12 @@ def _sentence(problem: ErrorDetails, schema: Mapping[str, Any]) -> str:
     path = _path(problem["loc"])
     prop = _property(problem["loc"], schema)
     if problem["type"] == "missing":
+        if "$ref" in prop or prop.get("type") == "object":
+            # The usual slip: the object's fields given at the top level.
+            return (
+                f"argument {path!r} is required; pass it as one object holding "
+                "its fields, not those fields beside it"
+            )
         return f"argument {path!r} is required; pass it"
     got = _shown(path, problem.get("input"))
     got_text = "" if got is None else f" (got {got!r})"
