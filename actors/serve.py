@@ -307,6 +307,7 @@ def _build(
         runner=refs["runner"],
         notifier=refs["notifier"],
         patcher=refs["patcher"],
+        scheduler=refs["scheduler"],
         started_at=time.time(),
         supervision=lambda: [_plain(s) for s in supervisor.statistics()],
         extra_health={

@@ -25,6 +25,7 @@ class AppContext:
     runner: Ref
     notifier: Ref | None = None
     patcher: Ref | None = None
+    scheduler: Ref | None = None
     started_at: float = 0.0
     supervision: Callable[[], list[dict[str, Any]]] = list
     extra_health: dict[str, Callable[[], Any]] = field(default_factory=dict)

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+import trio
 from quart import Blueprint, request
 from quart_schema import (
     operation_id,
@@ -17,7 +18,7 @@ from quart_schema import (
 from crafting_table.errors import Unprocessable
 from crafting_table.ledger import projects as project_store
 from crafting_table.ledger.projects import ProjectRow
-from crafting_table.messages import ProjectDeleted
+from crafting_table.messages import ProjectDeleted, Tick
 from crafting_table.models import (
     RECIPES,
     Deleted,
@@ -146,7 +147,20 @@ async def register(data: ProjectIn) -> tuple[ProjectAnswer, int]:
     row = await context().ledger.write(
         project_store.insert, data, token.name, time.time()
     )
+    if data.schedules:
+        await _schedules_changed()
     return ProjectAnswer(project=project_out(row)), 201
+
+
+async def _schedules_changed() -> None:
+    """Have the Scheduler look now rather than after its nap (up to a minute),
+    so that /healthz shows the schedules at once. Firing does not depend on
+    it: a new schedule counts from the project's update either way."""
+    scheduler = context().scheduler
+    if scheduler is not None:
+        # A full inbox already holds a look to come: do not wait on it.
+        with trio.move_on_after(1):
+            await scheduler.tell(Tick())
 
 
 @blueprint.get("/projects")
@@ -191,6 +205,8 @@ async def update(name: str, data: ProjectIn) -> ProjectAnswer:
     check_recipes(spec)
     row = await context().ledger.write(project_store.replace, spec, time.time())
     assert row is not None
+    if spec.schedules or current.spec.schedules:
+        await _schedules_changed()
     return ProjectAnswer(project=project_out(row))
 
 

@@ -781,3 +781,33 @@ async def test_a_refused_secret_is_never_shown_back(admin: httpx.AsyncClient) ->
     assert "pw-1234567" not in answer.text
     assert "zq9xv" not in answer.text
     assert all("input" not in p for p in answer.json()["error"]["details"]["problems"])
+
+
+async def test_healthz_shows_a_new_schedule_at_once(
+    admin: httpx.AsyncClient, make_repo: Any
+) -> None:
+    repo: Repo = make_repo()
+    schedule = {"cron": "0 3 * * *", "tz": "Europe/Paris", "recipe": "test"}
+    body = {
+        "name": "timed",
+        "git_url": repo.url,
+        "subprojects": [{"path": ".", "test": "true"}],
+        "schedules": [schedule],
+    }
+
+    async def scheduled() -> int:
+        health = (await admin.get("/healthz")).json()
+        [scheduler] = [a for a in health["actors"] if a["name"] == "scheduler"]
+        return int(scheduler["actor"]["schedules"])
+
+    assert await scheduled() == 0
+    assert (await admin.post("/projects", json=body)).status_code == 201
+    # The Scheduler naps up to a minute between looks; a registration wakes it.
+    with trio.fail_after(5):
+        while await scheduled() != 1:
+            await trio.sleep(0.05)
+    body["schedules"] = []
+    assert (await admin.put("/projects/timed", json=body)).status_code == 200
+    with trio.fail_after(5):
+        while await scheduled() != 0:
+            await trio.sleep(0.05)
