@@ -234,9 +234,16 @@ async def test_concurrent_run_now_calls_send_exactly_once(
             async with trio.open_nursery() as nursery:
                 for _ in range(6):
                     nursery.start_soon(run_now)
+            dry = await client.post(
+                "/admin/digest/run-now", json={"date": day.isoformat(), "dry_run": True}
+            )
 
     assert sink.count() == 1
     assert sorted(r["status"] for r in results) == ["already_sent"] * 5 + ["sent"]
+    assert {r["digest"]["delivery"]["status"] for r in results} == {"sent"}
+    [preview] = dry.json()["results"]
+    assert preview["status"] == "skipped"
+    assert preview["reason"].startswith("dry run; it was sent at ")
 
 
 async def test_a_server_that_is_down_leaves_a_failed_run_retried_later(

@@ -114,4 +114,25 @@ async def run_now(data: RunNowIn) -> RunNowAnswer:
     if ctx.notifier is None:
         raise NotConfigured("the notifier is not running in this service")
     message = RunDigest(day=data.date, project=data.project, dry_run=data.dry_run)
-    return await ctx.notifier.ask(message, timeout=RUN_NOW_TIMEOUT)
+    answer: RunNowAnswer = await ctx.notifier.ask(message, timeout=RUN_NOW_TIMEOUT)
+    return await _with_deliveries(answer)
+
+
+async def _with_deliveries(answer: RunNowAnswer) -> RunNowAnswer:
+    """``answer`` with each digest's sending so far, as ``GET /digests`` shows it.
+
+    A dry run of a digest already sent says so in its reason.
+    """
+    runs = await context().ledger.read(digest_store.runs_on, answer.date)
+    results = []
+    for result in answer.results:
+        run = runs.get(result.project)
+        changes: dict[str, object] = {}
+        if result.digest is not None:
+            changes["digest"] = result.digest.model_copy(
+                update={"delivery": _delivery(run)}
+            )
+        if result.reason == "dry run" and run is not None and run.status == "sent":
+            changes["reason"] = f"dry run; it was sent at {iso(run.sent_at)}"
+        results.append(result.model_copy(update=changes))
+    return answer.model_copy(update={"results": results})
