@@ -90,6 +90,22 @@ def absolute(settings: Settings) -> Settings:
     )
 
 
+def check_apart(settings: Settings) -> None:
+    """Refuse a data folder and a workspace that are one, or one in the other.
+
+    The workspace's folders are named after projects and deleted with
+    them, and its modes let recipes pass through: the ledger and the logs
+    must be nowhere inside it, nor it inside them.
+    """
+    data = settings.data_dir.resolve()
+    workspace = settings.workspace_dir.resolve()
+    if data == workspace or data in workspace.parents or workspace in data.parents:
+        raise ConfigError(
+            f"CRAFTING_DATA_DIR ({data}) and CRAFTING_WORKSPACE_DIR ({workspace}) "
+            "overlap; give them folders apart, neither inside the other"
+        )
+
+
 def prepare_folders(settings: Settings) -> None:
     """Create the data, log, workspace and cache folders."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -140,6 +156,7 @@ async def run_service(
     schedules are fired by.
     """
     settings = absolute(settings)
+    check_apart(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings.workspace_dir.mkdir(parents=True, exist_ok=True)
     lock = FolderLock()

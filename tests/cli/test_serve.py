@@ -81,6 +81,28 @@ def test_a_folder_another_service_runs_on(
 
 
 @pytest.mark.parametrize(
+    ("data", "workspace"),
+    [("same", "same"), ("w/data", "w"), ("d", "d/ws")],
+    ids=["same", "data-in-workspace", "workspace-in-data"],
+)
+def test_overlapping_data_and_workspace_folders(
+    tmp_path: Path, data: str, workspace: str
+) -> None:
+    done = serve(
+        tmp_path,
+        CRAFTING_DATA_DIR=str(tmp_path / data),
+        CRAFTING_WORKSPACE_DIR=str(tmp_path / workspace),
+        CRAFTING_BIND="127.0.0.1:0",
+    )
+
+    assert done.returncode == 1
+    assert "overlap; give them folders apart, neither inside the other" in (
+        done.stderr
+    )
+    assert not (tmp_path / data).exists()
+
+
+@pytest.mark.parametrize(
     ("env", "message"),
     [
         pytest.param(
