@@ -685,13 +685,19 @@ _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 def parse_day(value: object) -> date:
     """A calendar date written ``YYYY-MM-DD``, else ValueError naming the value."""
     if isinstance(value, date) and not isinstance(value, datetime):
-        return value
-    if isinstance(value, str) and _ISO_DATE.match(value):
+        day = value
+    elif isinstance(value, str) and _ISO_DATE.match(value):
         try:
-            return date.fromisoformat(value)
+            day = date.fromisoformat(value)
         except ValueError:
             raise ValueError(f"{value!r} is not a day of the calendar") from None
-    raise ValueError(f"{value!r} is not a date written YYYY-MM-DD, e.g. 2026-04-29")
+    else:
+        raise ValueError(f"{value!r} is not a date written YYYY-MM-DD, e.g. 2026-04-29")
+    # A digest's window starts the day before, in its time zone: the first
+    # and last days datetime can hold have no such window.
+    if not 1970 <= day.year <= 9998:
+        raise ValueError(f"{day.isoformat()!r} is not a year from 1970 to 9998")
+    return day
 
 
 DigestDay = Annotated[date, BeforeValidator(parse_day)]

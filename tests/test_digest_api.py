@@ -173,8 +173,24 @@ async def test_a_dry_run_renders_without_smtp(
 
 @pytest.mark.parametrize(
     "bad",
-    ["2026-4-29", "2026-02-30", "yesterday", "20260429", "2026-04-29T06:00"],
-    ids=["short-month", "no-such-day", "word", "no-dashes", "datetime"],
+    [
+        "2026-4-29",
+        "2026-02-30",
+        "yesterday",
+        "20260429",
+        "2026-04-29T06:00",
+        "0001-01-01",
+        "9999-12-31",
+    ],
+    ids=[
+        "short-month",
+        "no-such-day",
+        "word",
+        "no-dashes",
+        "datetime",
+        "first-day",
+        "last-day",
+    ],
 )
 async def test_a_bad_date_is_a_422_naming_the_field(
     admin: httpx.AsyncClient, bad: str

@@ -96,9 +96,7 @@ def test_overlapping_data_and_workspace_folders(
     )
 
     assert done.returncode == 1
-    assert "overlap; give them folders apart, neither inside the other" in (
-        done.stderr
-    )
+    assert "overlap; give them folders apart, neither inside the other" in (done.stderr)
     assert not (tmp_path / data).exists()
 
 
