@@ -390,14 +390,19 @@ class ProjectIn(Strict):
     @field_validator("languages", mode="before")
     @classmethod
     def _known_languages(cls, value: object, info: ValidationInfo) -> object:
+        # null is "not set", as for a subproject's language.
+        if value is None:
+            return []
         if not isinstance(value, list) or _stored(info):
             return value
-        return [
+        checked = [
             languages.check(name.strip().lower(), "those of the subprojects")
             if isinstance(name, str)
             else name
             for name in value
         ]
+        # Two spellings of one language are listed once.
+        return list(dict.fromkeys(checked))
 
     @model_validator(mode="after")
     def _languages_of_the_subprojects(self) -> ProjectIn:

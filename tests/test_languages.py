@@ -6,7 +6,7 @@ import pytest
 
 from crafting_table import languages
 from crafting_table.models import STORED, ProjectIn
-from crafting_table.parsers import PARSERS
+from crafting_table.parsers import PARSERS, parsers_for
 
 
 def project(**sub: object) -> ProjectIn:
@@ -95,3 +95,11 @@ def test_the_project_languages_are_checked_like_a_subprojects() -> None:
         "go"
     ]
     assert ProjectIn.model_validate(body).languages == ["python"]
+    assert ProjectIn.model_validate(body | {"languages": None}).languages == ["python"]
+    spelt_twice = ProjectIn.model_validate(body | {"languages": ["python", "py"]})
+    assert spelt_twice.languages == ["python"]
+
+
+def test_a_stored_alias_is_read_by_the_parsers_it_stands_for() -> None:
+    assert parsers_for("golang", "lint") == parsers_for("go", "lint")
+    assert parsers_for("Bash", "lint") == parsers_for("shell", "lint")

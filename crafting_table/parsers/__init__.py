@@ -48,6 +48,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 
+from crafting_table.languages import ALIASES
 from crafting_table.parsers.base import Finding, ParseContext, ToolParser
 from crafting_table.parsers.bundler_audit import BundlerAuditParser
 from crafting_table.parsers.cargo_audit import CargoAuditParser
@@ -129,10 +130,15 @@ UNIVERSAL: tuple[type[ToolParser], ...] = (SarifParser, JunitParser, CheckstyleP
 
 
 def parsers_for(language: str, recipe: str) -> list[type[ToolParser]]:
-    """The parser classes that read a job of this language and recipe."""
+    """The parser classes that read a job of this language and recipe.
+
+    Another spelling of a language (``golang``, ``bash``) reads as the one it
+    stands for: projects stored before such names were mapped keep them.
+    """
+    name = language.lower()
     claimed = [
         parser
-        for parser in PARSERS.get(language.lower(), ())
+        for parser in PARSERS.get(ALIASES.get(name, name), ())
         if parser.recipes is None or recipe in parser.recipes
     ]
     return [*claimed, *UNIVERSAL]
