@@ -214,5 +214,5 @@ def unreachable(url: str, exc: Exception) -> ServiceUnreachable:
     reason = str(exc) or str(exc.__cause__ or "") or type(exc).__name__
     return ServiceUnreachable(
         f"cannot reach the service at {url} ({reason}); is it running? "
-        "(--url or CRAFTING_TABLE_BASE_URL)"
+        "(--url or CRAFTING_TABLE_BASE_URL, or CRAFTING_BIND in the service's .env)"
     )
