@@ -42,9 +42,10 @@ POLL_SECONDS = 1.0
 MAX_FRAME = 64 * 1024 * 1024
 # Shell conventions: 124 is what timeout(1) exits with, 130 is 128 + SIGINT;
 # 125 is what timeout(1) and docker run exit with when they, not the
-# command, failed: here, a job that failed before its recipe ran.
+# command, failed: here, a job that failed without a recipe exit code
+# (before its recipe ran, or orphaned by the service's death).
 EXIT_TIMED_OUT = 124
-EXIT_NOT_RUN = 125
+EXIT_NO_RECIPE_CODE = 125
 EXIT_CANCELED = 130
 
 
@@ -67,7 +68,7 @@ def exit_status(final: dict[str, Any]) -> int:
         return EXIT_CANCELED
     if code is None or (isinstance(code, int) and code < 0):
         # -1 marks a job the service's own stop orphaned.
-        return EXIT_NOT_RUN
+        return EXIT_NO_RECIPE_CODE
     if isinstance(code, int) and 0 < code < 256:
         return code
     return 1

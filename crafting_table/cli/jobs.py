@@ -65,7 +65,7 @@ def register(commands: Commands, common: argparse.ArgumentParser) -> None:
         help=(
             "print the log live and exit with the job's status: 0 succeeded, "
             "the recipe's exit code when failed, 124 timed out, 125 failed "
-            "before the recipe ran, 130 canceled"
+            "without one (before the recipe ran, or orphaned), 130 canceled"
         ),
     )
 
