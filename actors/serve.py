@@ -10,6 +10,7 @@ period to finish, the rest are canceled, queued jobs stay queued.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -39,7 +40,7 @@ from crafting_table.config import Settings
 from crafting_table.containment import Containment
 from crafting_table.errors import ConfigError, leaves
 from crafting_table.executor import LocalExecutor
-from crafting_table.folderlock import FolderLock
+from crafting_table.folderlock import LOCK_NAME, FolderLock
 from crafting_table.ledger import Ledger
 from crafting_table.ledger import tokens as token_store
 from crafting_table.messages import Drain
@@ -88,6 +89,31 @@ def absolute(settings: Settings) -> Settings:
             "cache_dir": settings.cache_dir.resolve(),
         }
     )
+
+
+def _lock_folders(settings: Settings, lock: FolderLock) -> None:
+    """Take the data folder and the workspace, making them if need be.
+
+    Before anything else is made: a refused start removes the folders it
+    made for its locks, and leaves nothing else.
+    """
+    folders = {
+        settings.data_dir: "CRAFTING_DATA_DIR",
+        settings.workspace_dir: "CRAFTING_WORKSPACE_DIR",
+    }
+    made = [folder for folder in folders if not folder.exists()]
+    for folder in made:
+        folder.mkdir(parents=True)
+    try:
+        for folder, setting in folders.items():
+            lock.take(folder, setting)
+    except ConfigError:
+        lock.release()
+        for folder in made:
+            (folder / LOCK_NAME).unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
 
 
 def check_apart(settings: Settings) -> None:
@@ -157,13 +183,9 @@ async def run_service(
     """
     settings = absolute(settings)
     check_apart(settings)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    settings.workspace_dir.mkdir(parents=True, exist_ok=True)
     lock = FolderLock()
     try:
-        # Before anything else is made: a refused start leaves no folders.
-        lock.take(settings.data_dir, "CRAFTING_DATA_DIR")
-        lock.take(settings.workspace_dir, "CRAFTING_WORKSPACE_DIR")
+        _lock_folders(settings, lock)
         prepare_folders(settings)
         await _run_locked(settings, wall_clock, task_status)
     finally:

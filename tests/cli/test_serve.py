@@ -77,7 +77,7 @@ def test_a_folder_another_service_runs_on(
     ) in done.stderr
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "caches").exists()
-    assert not (tmp_path / "data" / "logs").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.is_dir()] == ["first"]
 
 
 @pytest.mark.parametrize(
