@@ -237,9 +237,7 @@ class Runner(Actor):
     def _log_path(self, job: JobRow) -> Path:
         return self.settings.data_dir / job.log_path
 
-    async def _cancel(
-        self, job_id: str, queued_only: bool = False, reason: str | None = None
-    ) -> str | None:
+    async def _cancel(self, job_id: str, queued_only: bool, reason: str) -> str | None:
         entry = self.running.get(job_id)
         if entry is not None and queued_only:
             return None
@@ -247,10 +245,7 @@ class Runner(Actor):
             entry.stop("canceled while running")
             return "canceling"
         row = await self.deps.ledger.write(
-            job_store.cancel_queued,
-            job_id,
-            time.time(),
-            reason or "canceled while queued",
+            job_store.cancel_queued, job_id, time.time(), reason
         )
         if row is None:
             return None
@@ -334,10 +329,9 @@ class Runner(Actor):
             path, self.settings.max_log_bytes, self.deps.secrets(), entry.feed
         )
         outcome = _Outcome()
-        worktree: Path | None = None
         try:
             await writer.open()
-            worktree = await self._prepare_and_execute(entry, writer, outcome)
+            await self._prepare_and_execute(entry, writer, outcome)
         except CraftingError as exc:
             outcome.fail(exc.message)
             await _safe_line(writer, f"error: {exc.message}")
@@ -370,7 +364,7 @@ class Runner(Actor):
                         with trio.move_on_after(FINISH_TIMEOUT):
                             await self._finish(entry, writer, outcome, stopping)
                         with trio.move_on_after(CLEANUP_TIMEOUT):
-                            await self._clean_up(job, outcome, worktree)
+                            await self._clean_up(job, outcome)
                 finally:
                     if entry.feed.final is None:
                         await self._finish_cut_short(entry, writer, outcome)
@@ -378,7 +372,7 @@ class Runner(Actor):
 
     async def _prepare_and_execute(
         self, entry: RunningJob, writer: LogWriter, outcome: _Outcome
-    ) -> Path | None:
+    ) -> None:
         job = entry.job
         await writer.line(
             f"job {job.id} project {job.project_name} subproject {job.subproject} "
@@ -412,8 +406,8 @@ class Runner(Actor):
                 lambda: reports.mkdir(parents=True, exist_ok=True)
             )
             outcome.workdir, outcome.reports = workdir, reports
-            # From here a failure (a commit without the subproject's folder,
-            # a checkout cut short) still has a worktree to delete.
+            # From here the job has a worktree to delete, however it ends
+            # (a commit without the subproject's folder, a checkout cut short).
             outcome.worktree = worktree
             env = recipe_env(
                 passthrough=self.settings.recipe_env,
@@ -444,7 +438,7 @@ class Runner(Actor):
                             launch,
                         )
                         with outcome.step("checkout"):
-                            worktree, sha = await workspace.checkout(
+                            _, sha = await workspace.checkout(
                                 job.project_name, job.id, remote, ref=ref, sha=job.sha
                             )
                 except BaseExceptionGroup as group:
@@ -462,10 +456,9 @@ class Runner(Actor):
                     await ready.abort()
                 raise
             await self._execute(entry, writer, outcome, launch[0])
-            return worktree
+            return
         # Cancelled before the recipe started.
         outcome.status, outcome.error = "canceled", entry.stop_reason
-        return self.deps.workspace.worktree_dir(job.project_name, job.id)
 
     def _reports_dir(self, job: JobRow) -> Path:
         return self.deps.workspace.project_dir(job.project_name) / f"{job.id}.reports"
@@ -695,13 +688,11 @@ class Runner(Actor):
             now=time.time(),
         )
 
-    async def _clean_up(
-        self, job: JobRow, outcome: _Outcome, worktree: Path | None
-    ) -> None:
+    async def _clean_up(self, job: JobRow, outcome: _Outcome) -> None:
         """Reap the recipe's shell, delete the worktree and the reports."""
         if outcome.process is not None:
             await outcome.process.aclose()
-        if worktree is not None or outcome.worktree is not None:
+        if outcome.worktree is not None:
             await self.deps.workspace.remove_worktree(job.project_name, job.id)
         await self.deps.workspace.remove_path(self._reports_dir(job))
 

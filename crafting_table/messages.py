@@ -68,12 +68,12 @@ class CancelJob(Ask[str | None]):
 
     With ``queued_only`` a job that has started is left alone (answer
     None): a superseded push cancels only what has not begun. ``reason``
-    becomes a queued job's error (default: canceled while queued).
+    becomes a queued job's error.
     """
 
     job_id: str
     queued_only: bool = False
-    reason: str | None = None
+    reason: str = "canceled while queued"
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ Usage::
 
     ledger = await Ledger.open(path)
     job = await ledger.read(jobs.get, job_id)
-    await ledger.write(jobs.cancel_queued, job_id, now)
+    await ledger.write(jobs.cancel_queued, job_id, now, "canceled while queued")
     await ledger.aclose()
 
 The query functions live in the sibling modules (``tokens``, ``projects``,

@@ -327,10 +327,7 @@ def finish(
 
 
 def cancel_queued(
-    conn: sqlite3.Connection,
-    job_id: str,
-    now: float,
-    reason: str = "canceled while queued",
+    conn: sqlite3.Connection, job_id: str, now: float, reason: str
 ) -> JobRow | None:
     """Cancel a job that has not started, ``reason`` its error; None when it
     is not queued."""

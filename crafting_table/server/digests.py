@@ -62,7 +62,10 @@ async def show(date: str) -> DigestAnswer:
     try:
         day = parse_day(date)
     except ValueError as exc:
-        raise Unprocessable(f"field 'date': {exc}", field="date") from exc
+        problem = {"field": "date", "problem": str(exc), "type": "value_error"}
+        raise Unprocessable(
+            f"field 'date': {exc}", field="date", problems=[problem]
+        ) from exc
     ctx = context()
     tz = zone(ctx.settings.digest_tz)
     start, end = window(day, tz)

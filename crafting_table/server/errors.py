@@ -87,9 +87,7 @@ def with_problems(message: str, details: dict[str, Any]) -> dict[str, Any]:
     """
     if "field" not in details or "problems" in details:
         return details
-    # The message may name the field first; the problem sits beside it.
-    text = message.removeprefix(f"field {details['field']!r}: ")
-    problem = {"field": details["field"], "problem": text, "type": "value_error"}
+    problem = {"field": details["field"], "problem": message, "type": "value_error"}
     return {**details, "problems": [problem]}
 
 
